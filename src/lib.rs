@@ -1,0 +1,18 @@
+//! Switchboard: a customer-chat backend where an AI assistant answers first and hands the
+//! conversation to a human agent when asked or when it cannot help.
+//!
+//! The binary (`src/main.rs`) only parses the command line; everything lives here so the
+//! integration tests can build and serve the real application.
+
+#[macro_use]
+pub mod store;
+
+pub mod admin_cli;
+pub mod app;
+pub mod auth;
+pub mod chat;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod routes;
+pub mod telemetry;

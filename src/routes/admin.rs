@@ -1,0 +1,133 @@
+//! Agent endpoints: the queue, active and all sessions, claiming and closing, and `me`.
+//! Every handler takes [`AuthAdmin`], so none runs without a valid access token.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::json::Checker;
+use super::models::{Admin, Session, sessions};
+use super::parse_session_id;
+use crate::app::AppState;
+use crate::auth::AuthAdmin;
+use crate::chat;
+use crate::error::ApiError;
+use crate::store;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/admin/queue", get(queue))
+        .route("/api/admin/active", get(active))
+        .route("/api/admin/all-sessions", get(all_sessions))
+        .route("/api/admin/sessions/{session_id}/claim", post(claim))
+        .route("/api/admin/sessions/{session_id}/close", post(close))
+        .route("/api/admin/me", get(me))
+}
+
+/// Sessions waiting for an agent, oldest handoff first.
+#[utoipa::path(
+    get, path = "/api/admin/queue", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<Session>),
+        (status = 401, description = "Not authenticated", body = super::models::ErrorBody),
+    )
+)]
+async fn queue(State(state): State<AppState>, _agent: AuthAdmin) -> Result<Json<Vec<Session>>, ApiError> {
+    Ok(Json(sessions(store::sessions::list_queue(&state.db).await?)))
+}
+
+/// Sessions an agent is handling.
+#[utoipa::path(
+    get, path = "/api/admin/active", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<Session>),
+        (status = 401, description = "Not authenticated", body = super::models::ErrorBody),
+    )
+)]
+async fn active(State(state): State<AppState>, _agent: AuthAdmin) -> Result<Json<Vec<Session>>, ApiError> {
+    Ok(Json(sessions(store::sessions::list_active(&state.db).await?)))
+}
+
+/// Default and maximum page size of `all-sessions`.
+const DEFAULT_PAGE: i64 = 100;
+const MAX_PAGE: i64 = 1000;
+
+/// All sessions, newest first, paged with `limit` and `offset`.
+#[utoipa::path(
+    get, path = "/api/admin/all-sessions", tag = "admin", security(("bearer" = [])),
+    params(
+        ("limit" = Option<i64>, Query, description = "Page size, 1–1000 (default 100)"),
+        ("offset" = Option<i64>, Query, description = "Sessions to skip (default 0)"),
+    ),
+    responses(
+        (status = 200, body = Vec<Session>),
+        (status = 401, description = "Not authenticated", body = super::models::ErrorBody),
+        (status = 422, description = "Invalid paging parameters", body = super::models::HttpValidationError),
+    )
+)]
+async fn all_sessions(
+    State(state): State<AppState>,
+    _agent: AuthAdmin,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<Session>>, ApiError> {
+    let mut c = Checker::default();
+    let limit = c.query_int(&query, "limit", DEFAULT_PAGE, 1, MAX_PAGE);
+    let offset = c.query_int(&query, "offset", 0, 0, i64::MAX);
+    c.finish(Some(()))?;
+    Ok(Json(sessions(store::sessions::list_all(&state.db, limit, offset).await?)))
+}
+
+/// Take a session, from the queue or from the assistant. Exactly one agent wins.
+#[utoipa::path(
+    post, path = "/api/admin/sessions/{session_id}/claim", tag = "admin", security(("bearer" = [])),
+    params(("session_id" = String, Path, description = "The session's UUID")),
+    responses(
+        (status = 200, description = "Claimed; the session is now yours", body = Session),
+        (status = 401, description = "Not authenticated", body = super::models::ErrorBody),
+        (status = 404, description = "Session not found", body = super::models::ErrorBody),
+        (status = 409, description = "Already claimed, or closed", body = super::models::ErrorBody),
+    )
+)]
+async fn claim(
+    State(state): State<AppState>,
+    AuthAdmin(agent): AuthAdmin,
+    Path(session_id): Path<String>,
+) -> Result<Json<Session>, ApiError> {
+    let session = chat::claim_session(&state, parse_session_id(&session_id)?, agent.id).await?;
+    Ok(Json(session.into()))
+}
+
+/// Close a session. Only the agent holding it may close it.
+#[utoipa::path(
+    post, path = "/api/admin/sessions/{session_id}/close", tag = "admin", security(("bearer" = [])),
+    params(("session_id" = String, Path, description = "The session's UUID")),
+    responses(
+        (status = 200, description = "Closed", body = Session),
+        (status = 401, description = "Not authenticated", body = super::models::ErrorBody),
+        (status = 403, description = "Another agent holds this session", body = super::models::ErrorBody),
+        (status = 404, description = "Session not found", body = super::models::ErrorBody),
+        (status = 409, description = "Already closed", body = super::models::ErrorBody),
+    )
+)]
+async fn close(
+    State(state): State<AppState>,
+    AuthAdmin(agent): AuthAdmin,
+    Path(session_id): Path<String>,
+) -> Result<Json<Session>, ApiError> {
+    let session = chat::close_session(&state, parse_session_id(&session_id)?, agent.id).await?;
+    Ok(Json(session.into()))
+}
+
+/// The logged-in agent's account.
+#[utoipa::path(
+    get, path = "/api/admin/me", tag = "admin", security(("bearer" = [])),
+    responses(
+        (status = 200, body = Admin),
+        (status = 401, description = "Not authenticated", body = super::models::ErrorBody),
+    )
+)]
+async fn me(AuthAdmin(agent): AuthAdmin) -> Json<Admin> {
+    Json(agent.into())
+}

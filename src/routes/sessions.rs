@@ -1,0 +1,107 @@
+//! Public session endpoints: open a chat, read its state and history.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::Value;
+
+use super::json::{Checker, FromJson, ValidJson};
+use super::models::{Message, Session};
+use super::parse_session_id;
+use crate::app::AppState;
+use crate::chat;
+use crate::domain::client_info::{ClientName, Email, NewClientInfo, Phone};
+use crate::error::ApiError;
+use crate::store;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/sessions", post(create_session))
+        .route("/api/sessions/{session_id}", get(get_session))
+        .route("/api/sessions/{session_id}/messages", get(get_messages))
+}
+
+/// A validated `POST /api/sessions` body.
+pub struct CreateSession(NewClientInfo);
+
+impl FromJson for CreateSession {
+    fn from_json(body: &Value, c: &mut Checker) -> Option<Self> {
+        let root = c.object(body, &["body"])?;
+        let info = c.nested(root, &["body"], "client_info")?;
+        let loc = ["body", "client_info"];
+        let name = c.field(info, &loc, "name", ClientName::parse);
+        let email = c.field(info, &loc, "email", Email::parse);
+        let phone = c.field(info, &loc, "phone", Phone::parse);
+        Some(Self(NewClientInfo {
+            name: name?,
+            email: email?,
+            phone: phone?,
+        }))
+    }
+}
+
+/// Open a chat session for a customer. The assistant answers first.
+#[utoipa::path(
+    post, path = "/api/sessions", tag = "sessions",
+    request_body = super::models::CreateSessionBody,
+    responses(
+        (status = 201, description = "Session created", body = Session),
+        (status = 422, description = "Invalid client_info", body = super::models::HttpValidationError),
+    )
+)]
+async fn create_session(
+    State(state): State<AppState>,
+    ValidJson(CreateSession(client)): ValidJson<CreateSession>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let session = chat::create_session(&state, &client).await?;
+    Ok((StatusCode::CREATED, Json(session.into())))
+}
+
+/// A session's state and customer details.
+#[utoipa::path(
+    get, path = "/api/sessions/{session_id}", tag = "sessions",
+    params(("session_id" = String, Path, description = "The session's UUID")),
+    responses(
+        (status = 200, body = Session),
+        (status = 404, description = "Session not found", body = super::models::ErrorBody),
+    )
+)]
+async fn get_session(State(state): State<AppState>, Path(session_id): Path<String>) -> Result<Json<Session>, ApiError> {
+    let session = chat::find_session(&state, parse_session_id(&session_id)?).await?;
+    Ok(Json(session.into()))
+}
+
+/// Most messages one history request returns.
+const MAX_HISTORY_PAGE: i64 = 10_000;
+
+/// A session's messages, oldest first. `after` (a message id) and `limit` page through long
+/// histories.
+#[utoipa::path(
+    get, path = "/api/sessions/{session_id}/messages", tag = "sessions",
+    params(
+        ("session_id" = String, Path, description = "The session's UUID"),
+        ("after" = Option<i64>, Query, description = "Only messages with a greater id"),
+        ("limit" = Option<i64>, Query, description = "At most this many (default and maximum 10000)"),
+    ),
+    responses(
+        (status = 200, body = Vec<Message>),
+        (status = 404, description = "Session not found", body = super::models::ErrorBody),
+        (status = 422, description = "Invalid paging parameters", body = super::models::HttpValidationError),
+    )
+)]
+async fn get_messages(
+    State(state): State<AppState>,
+    Path(session_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<Json<Vec<Message>>, ApiError> {
+    let mut c = Checker::default();
+    let after = c.query_int(&query, "after", 0, 0, i64::MAX);
+    let limit = c.query_int(&query, "limit", MAX_HISTORY_PAGE, 1, MAX_HISTORY_PAGE);
+    c.finish(Some(()))?;
+    let session = chat::find_session(&state, parse_session_id(&session_id)?).await?;
+    let messages = store::messages::list(&state.db, session.id, after, limit).await?;
+    Ok(Json(messages.into_iter().map(Message::from).collect()))
+}

@@ -1,0 +1,166 @@
+//! Persistence: one [`Db`] over typed sqlx pools, SQLite (the embedded default) or PostgreSQL.
+//!
+//! Each table has its own query module. Queries are written once with `$n` placeholders, which
+//! both drivers accept, and run on whichever pool is configured through [`with_pool!`]; where the
+//! two dialects differ a module holds one statement per backend. Migrations live in
+//! `migrations/sqlite` and `migrations/postgres` and are kept in lock-step (a test compares them).
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use thiserror::Error;
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$db`. The body is compiled once per
+/// backend, so sqlx's typed drivers (and their native types) are used on both.
+macro_rules! with_pool {
+    ($db:expr, $pool:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+
+pub mod admins;
+pub mod messages;
+pub mod refresh_tokens;
+pub mod sessions;
+
+/// How long a request waits for a pooled connection before the database counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long SQLite waits on a lock held by another writer.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The database, chosen from `DATABASE_URL` at start-up.
+#[derive(Clone, Debug)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// What went wrong talking to the database.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The database cannot be reached or is overloaded; the caller may retry later.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// A unique constraint refused the write; carries the constraint or index name.
+    #[error("unique constraint violated: {0}")]
+    Duplicate(String),
+    #[error("database error: {0}")]
+    Other(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(err),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                // PostgreSQL names the constraint; SQLite puts the index in the message.
+                Self::Duplicate(db.constraint().unwrap_or(db.message()).to_owned())
+            }
+            sqlx::Error::Database(db) if is_sqlite_busy(db.code().as_deref()) => {
+                Self::Unavailable(err)
+            }
+            _ => Self::Other(err),
+        }
+    }
+}
+
+/// SQLITE_BUSY (5) and SQLITE_LOCKED (6), extended codes included: another writer held the
+/// lock past the busy timeout.
+fn is_sqlite_busy(code: Option<&str>) -> bool {
+    code.and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| matches!(c & 0xff, 5 | 6))
+}
+
+impl Db {
+    /// Opens a pool for `url` (`sqlite:` or `postgres://`). SQLite files are created when
+    /// missing and run in WAL mode with a busy timeout and foreign keys on.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(ACQUIRE_TIMEOUT)
+                .connect(url)
+                .await?;
+            return Ok(Self::Postgres(pool));
+        }
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await?;
+        Ok(Self::Sqlite(pool))
+    }
+
+    /// Applies pending migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// A cheap round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, pool => sqlx::query("SELECT 1").execute(pool).await.map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Name of the backend, for logs.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
+    }
+
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    fn migration_names(dir: &str) -> BTreeSet<String> {
+        std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn migrations_are_in_lock_step() {
+        let sqlite = migration_names("migrations/sqlite");
+        assert!(!sqlite.is_empty());
+        assert_eq!(sqlite, migration_names("migrations/postgres"));
+    }
+
+    #[test]
+    fn sqlite_busy_codes_are_recognised() {
+        assert!(super::is_sqlite_busy(Some("5")));
+        assert!(super::is_sqlite_busy(Some("517"))); // SQLITE_BUSY_SNAPSHOT
+        assert!(super::is_sqlite_busy(Some("6")));
+        assert!(!super::is_sqlite_busy(Some("19"))); // SQLITE_CONSTRAINT
+        assert!(!super::is_sqlite_busy(None));
+    }
+}

@@ -1,0 +1,185 @@
+//! Queries on `chat_sessions` (joined with `client_info`): create, read, the queue, claim, close.
+//!
+//! Claim and close are single conditional UPDATEs checked by rows affected, so concurrent callers
+//! on one node or many get exactly one winner. A `None` from them means the condition failed; the
+//! caller reads the session to say why.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::{Db, StoreError};
+use crate::domain::client_info::NewClientInfo;
+use crate::domain::session::{AdminId, SessionState, SessionStatus};
+
+/// A session row with its customer's details.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SessionRecord {
+    pub id: i64,
+    pub session_id: Uuid,
+    #[sqlx(try_from = "String")]
+    pub state: SessionState,
+    pub assigned_admin_id: Option<AdminId>,
+    pub queued_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    #[sqlx(flatten)]
+    pub client: ClientRecord,
+}
+
+/// The customer's details as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClientRecord {
+    #[sqlx(rename = "client_id")]
+    pub id: i64,
+    #[sqlx(rename = "client_name")]
+    pub name: String,
+    #[sqlx(rename = "client_email")]
+    pub email: String,
+    #[sqlx(rename = "client_phone")]
+    pub phone: String,
+    #[sqlx(rename = "client_created_at")]
+    pub created_at: DateTime<Utc>,
+}
+
+impl SessionRecord {
+    pub fn status(&self) -> SessionStatus {
+        SessionStatus::from_stored(self.state, self.assigned_admin_id)
+    }
+}
+
+/// `SELECT` of [`SessionRecord`]s followed by the given clauses, as one static string.
+macro_rules! select_sessions {
+    ($clauses:literal) => {
+        concat!(
+            "SELECT s.id, s.session_id, s.state, s.assigned_admin_id, s.queued_at, \
+             s.created_at, s.updated_at, s.closed_at, c.id AS client_id, c.name AS client_name, \
+             c.email AS client_email, c.phone AS client_phone, c.created_at AS client_created_at \
+             FROM chat_sessions s JOIN client_info c ON c.id = s.client_info_id ",
+            $clauses
+        )
+    };
+}
+
+const BY_ID: &str = select_sessions!("WHERE s.id = $1");
+
+/// Stores a new customer and their session, in state `AI`.
+pub async fn create(db: &Db, client: &NewClientInfo, now: DateTime<Utc>) -> Result<SessionRecord, StoreError> {
+    with_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let client_id: i64 = sqlx::query_scalar(
+            "INSERT INTO client_info (name, email, phone, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(client.name.as_str())
+        .bind(client.email.as_str())
+        .bind(client.phone.as_str())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO chat_sessions (session_id, client_info_id, state, created_at, updated_at) \
+             VALUES ($1, $2, 'AI', $3, $3) RETURNING id",
+        )
+        .bind(Uuid::new_v4())
+        .bind(client_id)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        let record = sqlx::query_as::<_, SessionRecord>(BY_ID)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(record)
+    })
+}
+
+pub async fn find(db: &Db, session_id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
+    let sql = select_sessions!("WHERE s.session_id = $1");
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, SessionRecord>(sql).bind(session_id).fetch_optional(pool).await
+    })?)
+}
+
+/// Sessions waiting for an agent, oldest handoff first.
+pub async fn list_queue(db: &Db) -> Result<Vec<SessionRecord>, StoreError> {
+    let sql = select_sessions!("WHERE s.state = 'HUMAN' AND s.assigned_admin_id IS NULL ORDER BY s.queued_at, s.id");
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, SessionRecord>(sql).fetch_all(pool).await
+    })?)
+}
+
+/// Sessions an agent is handling, most recently active first.
+pub async fn list_active(db: &Db) -> Result<Vec<SessionRecord>, StoreError> {
+    let sql = select_sessions!("WHERE s.state = 'HUMAN' AND s.assigned_admin_id IS NOT NULL ORDER BY s.updated_at DESC, s.id DESC");
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, SessionRecord>(sql).fetch_all(pool).await
+    })?)
+}
+
+/// All sessions, newest first, one page at a time.
+pub async fn list_all(db: &Db, limit: i64, offset: i64) -> Result<Vec<SessionRecord>, StoreError> {
+    let sql = select_sessions!("ORDER BY s.id DESC LIMIT $1 OFFSET $2");
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as::<_, SessionRecord>(sql).bind(limit).bind(offset).fetch_all(pool).await
+    })?)
+}
+
+/// SQLite serialises writers, so the plain conditional UPDATE is atomic.
+const CLAIM_SQLITE: &str = "UPDATE chat_sessions SET state = 'HUMAN', assigned_admin_id = $1, updated_at = $2 \
+    WHERE session_id = $3 AND assigned_admin_id IS NULL AND state <> 'CLOSED' RETURNING id";
+/// PostgreSQL: the row is picked with SKIP LOCKED, so concurrent claimers never queue behind
+/// each other's locks; the losers simply find no row.
+const CLAIM_POSTGRES: &str = "UPDATE chat_sessions SET state = 'HUMAN', assigned_admin_id = $1, updated_at = $2 \
+    WHERE id = (SELECT id FROM chat_sessions WHERE session_id = $3 AND assigned_admin_id IS NULL \
+    AND state <> 'CLOSED' FOR UPDATE SKIP LOCKED) RETURNING id";
+
+/// Assigns the session to `agent` if nobody holds it and it is open. `None`: someone else won,
+/// it is closed, or it does not exist.
+pub async fn claim(db: &Db, session_id: Uuid, agent: AdminId, now: DateTime<Utc>) -> Result<Option<SessionRecord>, StoreError> {
+    let sql = match db {
+        Db::Sqlite(_) => CLAIM_SQLITE,
+        Db::Postgres(_) => CLAIM_POSTGRES,
+    };
+    update_then_read(db, sql, agent, now, session_id).await
+}
+
+const CLOSE: &str = "UPDATE chat_sessions SET state = 'CLOSED', closed_at = $2, updated_at = $2 \
+    WHERE session_id = $3 AND state <> 'CLOSED' AND (assigned_admin_id IS NULL OR assigned_admin_id = $1) \
+    RETURNING id";
+
+/// Closes the session if it is open and `agent` holds it (or nobody does).
+pub async fn close(db: &Db, session_id: Uuid, agent: AdminId, now: DateTime<Utc>) -> Result<Option<SessionRecord>, StoreError> {
+    update_then_read(db, CLOSE, agent, now, session_id).await
+}
+
+/// Runs a conditional UPDATE binding `($1 agent, $2 now, $3 session_id)` that returns the row id,
+/// and reads the updated session in the same transaction.
+async fn update_then_read(
+    db: &Db,
+    update: &'static str,
+    agent: AdminId,
+    now: DateTime<Utc>,
+    session_id: Uuid,
+) -> Result<Option<SessionRecord>, StoreError> {
+    with_pool!(db, pool => {
+        let mut tx = pool.begin().await?;
+        let id: Option<i64> = sqlx::query_scalar(update)
+            .bind(agent)
+            .bind(now)
+            .bind(session_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let record = match id {
+            Some(id) => Some(
+                sqlx::query_as::<_, SessionRecord>(BY_ID)
+                    .bind(id)
+                    .fetch_one(&mut *tx)
+                    .await?,
+            ),
+            None => None,
+        };
+        tx.commit().await?;
+        Ok(record)
+    })
+}
