@@ -21,13 +21,15 @@ pub async fn create_admin(
 ) -> anyhow::Result<AdminRecord> {
     let username = Username::parse(username).context("invalid --username")?;
     let email = Email::parse(email).context("invalid --email")?;
-    let full_name = parse_full_name(full_name.unwrap_or_default()).context("invalid --full-name")?;
+    let full_name =
+        parse_full_name(full_name.unwrap_or_default()).context("invalid --full-name")?;
     let password = Password::parse(password_text, username.as_str(), email.as_str())
         .context("refusing a weak password")?;
 
     let db = Db::connect(settings.database_url.expose()).await?;
     db.migrate().await?;
-    let (username_taken, email_taken) = store::admins::taken(&db, username.as_str(), email.as_str()).await?;
+    let (username_taken, email_taken) =
+        store::admins::taken(&db, username.as_str(), email.as_str()).await?;
     if username_taken {
         bail!("username {} is already registered", username.as_str());
     }

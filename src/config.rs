@@ -122,7 +122,11 @@ impl Settings {
 
     /// Reads settings through `lookup`, so tests can pass a map instead of the environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
 
         let debug = parse_bool("DEBUG", get("DEBUG"), true)?;
         let (secret_key, secret_key_generated) = match get("SECRET_KEY") {
@@ -175,8 +179,18 @@ impl Settings {
             ));
         }
 
-        let access_minutes: u64 = parse_number("ACCESS_TOKEN_EXPIRE_MINUTES", get("ACCESS_TOKEN_EXPIRE_MINUTES"), 30, 1..=1440)?;
-        let refresh_days: u64 = parse_number("REFRESH_TOKEN_EXPIRE_DAYS", get("REFRESH_TOKEN_EXPIRE_DAYS"), 7, 1..=365)?;
+        let access_minutes: u64 = parse_number(
+            "ACCESS_TOKEN_EXPIRE_MINUTES",
+            get("ACCESS_TOKEN_EXPIRE_MINUTES"),
+            30,
+            1..=1440,
+        )?;
+        let refresh_days: u64 = parse_number(
+            "REFRESH_TOKEN_EXPIRE_DAYS",
+            get("REFRESH_TOKEN_EXPIRE_DAYS"),
+            7,
+            1..=365,
+        )?;
 
         let log_json = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => false,
@@ -209,14 +223,33 @@ impl Settings {
             ai_provider,
             gemini_api_key,
             gemini_model: get("GEMINI_MODEL").unwrap_or_else(|| "gemini-3.5-flash-lite".into()),
-            gemini_base_url: parse_url("GEMINI_BASE_URL", get("GEMINI_BASE_URL"), "https://generativelanguage.googleapis.com")?,
-            openai_base_url: parse_url("OPENAI_BASE_URL", get("OPENAI_BASE_URL"), "https://api.openai.com/v1")?,
+            gemini_base_url: parse_url(
+                "GEMINI_BASE_URL",
+                get("GEMINI_BASE_URL"),
+                "https://generativelanguage.googleapis.com",
+            )?,
+            openai_base_url: parse_url(
+                "OPENAI_BASE_URL",
+                get("OPENAI_BASE_URL"),
+                "https://api.openai.com/v1",
+            )?,
             openai_api_key: get("OPENAI_API_KEY").map(Secret::new),
             openai_model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
-            knowledge_base: get("KNOWLEDGE_BASE").map_or_else(|| PathBuf::from("knowledge_base"), PathBuf::from),
+            knowledge_base: get("KNOWLEDGE_BASE")
+                .map_or_else(|| PathBuf::from("knowledge_base"), PathBuf::from),
             system_prompt: lookup("SYSTEM_PROMPT").filter(|p| !p.trim().is_empty()),
-            ai_timeout: Duration::from_secs(parse_number("AI_TIMEOUT_SECONDS", get("AI_TIMEOUT_SECONDS"), 20, 1..=600)?),
-            ai_history_messages: parse_number("AI_HISTORY_MESSAGES", get("AI_HISTORY_MESSAGES"), 20, 1..=200)?,
+            ai_timeout: Duration::from_secs(parse_number(
+                "AI_TIMEOUT_SECONDS",
+                get("AI_TIMEOUT_SECONDS"),
+                20,
+                1..=600,
+            )?),
+            ai_history_messages: parse_number(
+                "AI_HISTORY_MESSAGES",
+                get("AI_HISTORY_MESSAGES"),
+                20,
+                1..=200,
+            )?,
         })
     }
 
@@ -267,7 +300,9 @@ fn parse_url(var: &'static str, raw: Option<String>, default: &str) -> Result<St
 }
 
 fn parse_origins(raw: Option<String>) -> Result<Vec<String>, ConfigError> {
-    let Some(raw) = raw else { return Ok(Vec::new()) };
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
     let origins: Vec<String> = raw
         .split(',')
         .map(|o| o.trim().trim_end_matches('/').to_owned())
@@ -365,19 +400,36 @@ mod tests {
         assert_eq!(s.ai_provider, AiProvider::Gemini);
         let s = settings(&[("GEMINI_API_KEY", "abc"), ("AI_PROVIDER", "knowledge_base")]).unwrap();
         assert_eq!(s.ai_provider, AiProvider::KnowledgeBase);
-        assert_eq!(settings(&[("AI_PROVIDER", "gemini")]).unwrap_err().var, "GEMINI_API_KEY");
+        assert_eq!(
+            settings(&[("AI_PROVIDER", "gemini")]).unwrap_err().var,
+            "GEMINI_API_KEY"
+        );
     }
 
     #[test]
     fn cors_origins_are_parsed() {
-        let s = settings(&[("CORS_ORIGINS", "https://a.example.com, http://localhost:3000/")]).unwrap();
-        assert_eq!(s.cors_origins, ["https://a.example.com", "http://localhost:3000"]);
-        assert_eq!(settings(&[("CORS_ORIGINS", "*")]).unwrap().cors_origins, ["*"]);
+        let s = settings(&[(
+            "CORS_ORIGINS",
+            "https://a.example.com, http://localhost:3000/",
+        )])
+        .unwrap();
+        assert_eq!(
+            s.cors_origins,
+            ["https://a.example.com", "http://localhost:3000"]
+        );
+        assert_eq!(
+            settings(&[("CORS_ORIGINS", "*")]).unwrap().cors_origins,
+            ["*"]
+        );
     }
 
     #[test]
     fn secrets_are_redacted_in_debug() {
-        let s = settings(&[("SECRET_KEY", "super-secret-signing-key-0123456789"), ("GEMINI_API_KEY", "gem-key")]).unwrap();
+        let s = settings(&[
+            ("SECRET_KEY", "super-secret-signing-key-0123456789"),
+            ("GEMINI_API_KEY", "gem-key"),
+        ])
+        .unwrap();
         let shown = format!("{s:?}");
         assert!(!shown.contains("super-secret"));
         assert!(!shown.contains("gem-key"));

@@ -9,7 +9,11 @@ use switchboard::config::Settings;
 use switchboard::{admin_cli, telemetry};
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "Customer chat: an AI assistant first, human agents on hand-off")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Customer chat: an AI assistant first, human agents on hand-off"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -77,8 +81,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 );
             }
             if settings.allow_registration {
-                tracing::warn!("ALLOW_REGISTRATION=true: anyone can create an agent account and read every conversation");
+                tracing::warn!(
+                    "ALLOW_REGISTRATION=true: anyone can create an agent account and read every conversation"
+                );
             }
+            let shutdown = shutdown_signal().context("cannot install signal handlers")?;
             let app = Application::build(settings).await?;
             let state = app.state();
             tracing::info!(
@@ -86,7 +93,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 database = state.db.backend(),
                 "Switchboard is serving; API docs at /docs"
             );
-            app.run_until(shutdown_signal()).await.context("server error")?;
+            app.run_until(shutdown).await.context("server error")?;
             tracing::info!("stopped");
             Ok(())
         }
@@ -107,7 +114,14 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 Some(password) => password,
                 None => prompt_password()?,
             };
-            let admin = admin_cli::create_admin(&settings, &username, &email, &password, full_name.as_deref()).await?;
+            let admin = admin_cli::create_admin(
+                &settings,
+                &username,
+                &email,
+                &password,
+                full_name.as_deref(),
+            )
+            .await?;
             println!("created agent account {} (id {})", admin.username, admin.id);
             Ok(())
         }
@@ -115,8 +129,10 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 }
 
 fn prompt_password() -> anyhow::Result<String> {
-    let first = rpassword::prompt_password("Password: ").context("cannot read a password from the terminal; pass --password")?;
-    let second = rpassword::prompt_password("Repeat password: ").context("cannot read a password from the terminal")?;
+    let first = rpassword::prompt_password("Password: ")
+        .context("cannot read a password from the terminal; pass --password")?;
+    let second = rpassword::prompt_password("Repeat password: ")
+        .context("cannot read a password from the terminal")?;
     if first != second {
         bail!("the passwords do not match");
     }

@@ -52,8 +52,12 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<AdminRecord, 
 impl FromRequestParts<AppState> for AuthAdmin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(parts)?.ok_or_else(|| ApiError::Unauthorized("Not authenticated".into()))?;
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(parts)?
+            .ok_or_else(|| ApiError::Unauthorized("Not authenticated".into()))?;
         let admin = authenticate(state, token).await?;
         tracing::Span::current().record("admin_id", admin.id);
         Ok(Self(admin))
@@ -63,7 +67,10 @@ impl FromRequestParts<AppState> for AuthAdmin {
 impl FromRequestParts<AppState> for MaybeAuthAdmin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match bearer_token(parts)? {
             None => Ok(Self(None)),
             Some(token) => Ok(Self(Some(authenticate(state, token).await?))),

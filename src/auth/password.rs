@@ -19,7 +19,9 @@ static HASHING: Semaphore = Semaphore::const_new(MAX_CONCURRENT_HASHES);
 #[error("password hashing failed: {0}")]
 pub struct HashError(String);
 
-async fn on_blocking_pool<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, HashError> {
+async fn on_blocking_pool<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, HashError> {
     let _permit = HASHING
         .acquire()
         .await
@@ -44,19 +46,20 @@ pub async fn hash(password: String) -> Result<String, HashError> {
 /// Checks `password` against a stored PHC hash. With no stored hash (unknown user) it still
 /// spends the time of a real check, so response times do not reveal which usernames exist.
 pub async fn verify(password: String, stored: Option<String>) -> Result<bool, HashError> {
-    on_blocking_pool(move || {
-        let matched = match &stored {
-            Some(stored) => PasswordHash::new(stored)
-                .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
-                .unwrap_or(false),
-            None => {
-                if let Ok(parsed) = PasswordHash::new(dummy_hash()) {
-                    let _ = Argon2::default().verify_password(password.as_bytes(), &parsed);
-                }
-                false
+    on_blocking_pool(move || match &stored {
+        Some(stored) => PasswordHash::new(stored)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false),
+        None => {
+            if let Ok(parsed) = PasswordHash::new(dummy_hash()) {
+                let _ = Argon2::default().verify_password(password.as_bytes(), &parsed);
             }
-        };
-        matched
+            false
+        }
     })
     .await
 }
@@ -78,9 +81,21 @@ mod tests {
     async fn hashes_verify_and_use_argon2id() {
         let stored = hash("correct horse battery".into()).await.unwrap();
         assert!(stored.starts_with("$argon2id$"));
-        assert!(verify("correct horse battery".into(), Some(stored.clone())).await.unwrap());
-        assert!(!verify("wrong horse battery".into(), Some(stored)).await.unwrap());
+        assert!(
+            verify("correct horse battery".into(), Some(stored.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify("wrong horse battery".into(), Some(stored))
+                .await
+                .unwrap()
+        );
         assert!(!verify("anything".into(), None).await.unwrap());
-        assert!(!verify("anything".into(), Some("not a hash".into())).await.unwrap());
+        assert!(
+            !verify("anything".into(), Some("not a hash".into()))
+                .await
+                .unwrap()
+        );
     }
 }

@@ -76,7 +76,13 @@ impl Tokens {
         }
     }
 
-    fn sign(&self, admin: AdminId, kind: TokenKind, ttl: Duration, now: DateTime<Utc>) -> Result<String, TokenError> {
+    fn sign(
+        &self,
+        admin: AdminId,
+        kind: TokenKind,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<String, TokenError> {
         let iat = now.timestamp();
         let claims = Claims {
             sub: admin.to_string(),
@@ -92,7 +98,8 @@ impl Tokens {
     /// Issues an access token and a refresh token for `admin`.
     pub fn issue_pair(&self, admin: AdminId, now: DateTime<Utc>) -> Result<TokenPair, TokenError> {
         let refresh_expires_at = now
-            + chrono::Duration::from_std(self.refresh_ttl).map_err(|e| TokenError::Signing(e.to_string()))?;
+            + chrono::Duration::from_std(self.refresh_ttl)
+                .map_err(|e| TokenError::Signing(e.to_string()))?;
         Ok(TokenPair {
             access_token: self.sign(admin, TokenKind::Access, self.access_ttl, now)?,
             refresh_token: self.sign(admin, TokenKind::Refresh, self.refresh_ttl, now)?,
@@ -137,7 +144,10 @@ mod tests {
         let t = tokens();
         let pair = t.issue_pair(42, Utc::now()).unwrap();
         assert_eq!(t.verify(&pair.access_token, TokenKind::Access).unwrap(), 42);
-        assert_eq!(t.verify(&pair.refresh_token, TokenKind::Refresh).unwrap(), 42);
+        assert_eq!(
+            t.verify(&pair.refresh_token, TokenKind::Refresh).unwrap(),
+            42
+        );
         assert!(matches!(
             t.verify(&pair.refresh_token, TokenKind::Access),
             Err(TokenError::WrongKind(TokenKind::Refresh))
@@ -148,13 +158,19 @@ mod tests {
     #[test]
     fn expired_tampered_and_foreign_tokens_fail() {
         let t = tokens();
-        let old = t.issue_pair(1, Utc::now() - chrono::Duration::hours(2)).unwrap();
+        let old = t
+            .issue_pair(1, Utc::now() - chrono::Duration::hours(2))
+            .unwrap();
         assert!(t.verify(&old.access_token, TokenKind::Access).is_err());
 
         let pair = t.issue_pair(1, Utc::now()).unwrap();
         let mut tampered = pair.access_token.clone();
         tampered.pop();
-        tampered.push(if pair.access_token.ends_with('A') { 'B' } else { 'A' });
+        tampered.push(if pair.access_token.ends_with('A') {
+            'B'
+        } else {
+            'A'
+        });
         assert!(t.verify(&tampered, TokenKind::Access).is_err());
 
         let other = Tokens::new(

@@ -12,7 +12,10 @@ use crate::error::ApiError;
 use crate::store::{self, sessions::SessionRecord};
 
 /// Opens a session for a customer; the assistant answers first.
-pub async fn create_session(state: &AppState, client: &NewClientInfo) -> Result<SessionRecord, ApiError> {
+pub async fn create_session(
+    state: &AppState,
+    client: &NewClientInfo,
+) -> Result<SessionRecord, ApiError> {
     let session = store::sessions::create(&state.db, client, Utc::now()).await?;
     tracing::info!(session_id = %session.session_id, "session created");
     Ok(session)
@@ -25,9 +28,27 @@ pub async fn find_session(state: &AppState, session_id: Uuid) -> Result<SessionR
         .ok_or_else(ApiError::session_not_found)
 }
 
+/// The session leaves the assistant and joins the human queue (the customer asked for a person,
+/// or the assistant could not help).
+pub async fn hand_off(state: &AppState, session_id: Uuid) -> Result<SessionRecord, ApiError> {
+    if let Some(queued) = store::sessions::hand_off(&state.db, session_id, Utc::now()).await? {
+        tracing::info!(%session_id, "session handed off to the human queue");
+        return Ok(queued);
+    }
+    let current = find_session(state, session_id).await?;
+    Err(match current.status().hand_off() {
+        Err(reason) => reason.into(),
+        Ok(_) => ApiError::Conflict("Session changed while handing off; retry".into()),
+    })
+}
+
 /// `agent` takes the session, from the queue or from the assistant. Exactly one concurrent
 /// claimer wins; the others get 409, as does a claim of a closed session.
-pub async fn claim_session(state: &AppState, session_id: Uuid, agent: AdminId) -> Result<SessionRecord, ApiError> {
+pub async fn claim_session(
+    state: &AppState,
+    session_id: Uuid,
+    agent: AdminId,
+) -> Result<SessionRecord, ApiError> {
     if let Some(claimed) = store::sessions::claim(&state.db, session_id, agent, Utc::now()).await? {
         tracing::info!(%session_id, agent, "session claimed");
         return Ok(claimed);
@@ -42,7 +63,11 @@ pub async fn claim_session(state: &AppState, session_id: Uuid, agent: AdminId) -
 }
 
 /// `agent` closes the session: only its holder may (403 otherwise), and only once (409).
-pub async fn close_session(state: &AppState, session_id: Uuid, agent: AdminId) -> Result<SessionRecord, ApiError> {
+pub async fn close_session(
+    state: &AppState,
+    session_id: Uuid,
+    agent: AdminId,
+) -> Result<SessionRecord, ApiError> {
     if let Some(closed) = store::sessions::close(&state.db, session_id, agent, Utc::now()).await? {
         tracing::info!(%session_id, agent, "session closed");
         return Ok(closed);

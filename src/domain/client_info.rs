@@ -110,7 +110,10 @@ mod tests {
     #[test]
     fn names_are_trimmed_and_bounded() {
         assert_eq!(ClientName::parse("  Ada  ").unwrap().as_str(), "Ada");
-        assert_eq!(ClientName::parse("   ").unwrap_err().kind, "string_too_short");
+        assert_eq!(
+            ClientName::parse("   ").unwrap_err().kind,
+            "string_too_short"
+        );
         assert!(ClientName::parse(&"é".repeat(255)).is_ok());
         assert_eq!(
             ClientName::parse(&"x".repeat(256)).unwrap_err().kind,
@@ -151,7 +154,12 @@ mod tests {
 
     #[test]
     fn phones_allow_common_punctuation_only() {
-        for good in ["+1234567890", "+44 (0)20 7946-0958", "555.123.4567", "0123456789"] {
+        for good in [
+            "+1234567890",
+            "+44 (0)20 7946-0958",
+            "555.123.4567",
+            "0123456789",
+        ] {
             assert!(Phone::parse(good).is_ok(), "{good} should be accepted");
         }
         assert_eq!(Phone::parse("12345").unwrap_err().kind, "string_too_short");

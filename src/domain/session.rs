@@ -194,12 +194,18 @@ mod tests {
     #[test]
     fn stored_columns_map_to_status() {
         assert_eq!(SessionStatus::from_stored(SessionState::Ai, None), Ai);
-        assert_eq!(SessionStatus::from_stored(SessionState::Human, None), Waiting);
+        assert_eq!(
+            SessionStatus::from_stored(SessionState::Human, None),
+            Waiting
+        );
         assert_eq!(
             SessionStatus::from_stored(SessionState::Human, Some(7)),
             Assigned(7)
         );
-        assert_eq!(SessionStatus::from_stored(SessionState::Closed, Some(7)), Closed);
+        assert_eq!(
+            SessionStatus::from_stored(SessionState::Closed, Some(7)),
+            Closed
+        );
     }
 
     #[test]
@@ -243,7 +249,10 @@ mod tests {
             Assigned(3).can_agent_write(4),
             Err(TransitionError::NotYourSession)
         );
-        assert_eq!(Waiting.can_agent_write(3), Err(TransitionError::NotAssigned));
+        assert_eq!(
+            Waiting.can_agent_write(3),
+            Err(TransitionError::NotAssigned)
+        );
     }
 
     #[test]

@@ -34,8 +34,13 @@ pub fn router() -> Router<AppState> {
         (status = 401, description = "Not authenticated", body = super::models::ErrorBody),
     )
 )]
-async fn queue(State(state): State<AppState>, _agent: AuthAdmin) -> Result<Json<Vec<Session>>, ApiError> {
-    Ok(Json(sessions(store::sessions::list_queue(&state.db).await?)))
+async fn queue(
+    State(state): State<AppState>,
+    _agent: AuthAdmin,
+) -> Result<Json<Vec<Session>>, ApiError> {
+    Ok(Json(sessions(
+        store::sessions::list_queue(&state.db).await?,
+    )))
 }
 
 /// Sessions an agent is handling.
@@ -46,8 +51,13 @@ async fn queue(State(state): State<AppState>, _agent: AuthAdmin) -> Result<Json<
         (status = 401, description = "Not authenticated", body = super::models::ErrorBody),
     )
 )]
-async fn active(State(state): State<AppState>, _agent: AuthAdmin) -> Result<Json<Vec<Session>>, ApiError> {
-    Ok(Json(sessions(store::sessions::list_active(&state.db).await?)))
+async fn active(
+    State(state): State<AppState>,
+    _agent: AuthAdmin,
+) -> Result<Json<Vec<Session>>, ApiError> {
+    Ok(Json(sessions(
+        store::sessions::list_active(&state.db).await?,
+    )))
 }
 
 /// Default and maximum page size of `all-sessions`.
@@ -76,7 +86,9 @@ async fn all_sessions(
     let limit = c.query_int(&query, "limit", DEFAULT_PAGE, 1, MAX_PAGE);
     let offset = c.query_int(&query, "offset", 0, 0, i64::MAX);
     c.finish(Some(()))?;
-    Ok(Json(sessions(store::sessions::list_all(&state.db, limit, offset).await?)))
+    Ok(Json(sessions(
+        store::sessions::list_all(&state.db, limit, offset).await?,
+    )))
 }
 
 /// Take a session, from the queue or from the assistant. Exactly one agent wins.

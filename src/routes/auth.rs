@@ -46,10 +46,16 @@ impl FromJson for Register {
         let email = c.field(root, &loc, "email", Email::parse);
         let full_name = c.optional_field(root, &loc, "full_name", parse_full_name);
         let (name_text, email_text) = (
-            root.get("username").and_then(Value::as_str).unwrap_or_default(),
-            root.get("email").and_then(Value::as_str).unwrap_or_default(),
+            root.get("username")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            root.get("email")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
         );
-        let password = c.field(root, &loc, "password", |p| Password::parse(p, name_text.trim(), email_text.trim()));
+        let password = c.field(root, &loc, "password", |p| {
+            Password::parse(p, name_text.trim(), email_text.trim())
+        });
         Some(Self {
             username: username?,
             email: email?,
@@ -82,7 +88,9 @@ fn login_failed() -> ApiError {
 }
 
 fn registration_closed() -> ApiError {
-    ApiError::Unauthorized("Registration is closed: an existing agent's access token is required".into())
+    ApiError::Unauthorized(
+        "Registration is closed: an existing agent's access token is required".into(),
+    )
 }
 
 /// Issues a token pair for `admin` and records the refresh token.
@@ -161,7 +169,9 @@ async fn register(
         Err(StoreError::Duplicate(index)) if index.contains("email") => {
             return Err(ApiError::BadRequest("Email already registered".into()));
         }
-        Err(StoreError::Duplicate(_)) => return Err(ApiError::BadRequest("Username already registered".into())),
+        Err(StoreError::Duplicate(_)) => {
+            return Err(ApiError::BadRequest("Username already registered".into()));
+        }
         Err(other) => return Err(other.into()),
     };
     tracing::info!(admin_id = admin.id, by = ?caller.map(|c| c.id), "agent registered");
@@ -179,7 +189,10 @@ async fn register(
         (status = 422, description = "Missing field", body = super::models::HttpValidationError),
     )
 )]
-async fn login(State(state): State<AppState>, ValidJson(body): ValidJson<Login>) -> Result<Json<Token>, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    ValidJson(body): ValidJson<Login>,
+) -> Result<Json<Token>, ApiError> {
     let admin = store::admins::find_by_username(&state.db, &body.username).await?;
     let stored = admin.as_ref().map(|a| a.password_hash.clone());
     let valid = password::verify(body.password, stored)
@@ -239,7 +252,9 @@ async fn refresh(
         .tokens
         .verify(token.trim(), TokenKind::Refresh)
         .map_err(|_| rejected())?;
-    let consumed = store::refresh_tokens::consume(&state.db, &tokens::fingerprint(token.trim()), Utc::now()).await?;
+    let consumed =
+        store::refresh_tokens::consume(&state.db, &tokens::fingerprint(token.trim()), Utc::now())
+            .await?;
     if consumed != Some(admin_id) {
         tracing::warn!(admin_id, "refresh token reused or revoked");
         return Err(rejected());

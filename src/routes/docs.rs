@@ -2,10 +2,10 @@
 //! (the vendored build of `utoipa-swagger-ui`) and ReDoc at `/redoc` (the `redoc` npm bundle,
 //! committed under `web/vendor/redoc` with its licence). Nothing is fetched from the internet.
 
+use axum::Router;
 use axum::http::header;
 use axum::response::{Html, IntoResponse};
 use axum::routing::get;
-use axum::Router;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;

@@ -35,11 +35,15 @@ async fn health() -> Json<Value> {
 )]
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
-        Ok(Ok(())) => Ok(Json(json!({ "status": "ready", "database": state.db.backend() }))),
+        Ok(Ok(())) => Ok(Json(
+            json!({ "status": "ready", "database": state.db.backend() }),
+        )),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check failed");
             Err(ApiError::Unavailable("Database unavailable".into()))
         }
-        Err(_) => Err(ApiError::Unavailable("Database did not answer in time".into())),
+        Err(_) => Err(ApiError::Unavailable(
+            "Database did not answer in time".into(),
+        )),
     }
 }

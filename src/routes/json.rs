@@ -19,13 +19,18 @@ pub struct Checker {
 }
 
 fn at(loc: &[&str], key: &str) -> Vec<String> {
-    loc.iter().copied().chain([key]).map(str::to_owned).collect()
+    loc.iter()
+        .copied()
+        .chain([key])
+        .map(str::to_owned)
+        .collect()
 }
 
 impl Checker {
     fn push(&mut self, loc: &[String], kind: &'static str, msg: &str) {
         let loc: Vec<&str> = loc.iter().map(String::as_str).collect();
-        self.errors.push(FieldError::new(&loc, &Invalid::new(kind, msg)));
+        self.errors
+            .push(FieldError::new(&loc, &Invalid::new(kind, msg)));
     }
 
     /// `value` as a JSON object, or an error at `loc`.
@@ -43,7 +48,12 @@ impl Checker {
     }
 
     /// The required object `key` of `parent`.
-    pub fn nested<'v>(&mut self, parent: &'v Map<String, Value>, loc: &[&str], key: &str) -> Option<&'v Map<String, Value>> {
+    pub fn nested<'v>(
+        &mut self,
+        parent: &'v Map<String, Value>,
+        loc: &[&str],
+        key: &str,
+    ) -> Option<&'v Map<String, Value>> {
         match parent.get(key) {
             None | Some(Value::Null) => {
                 self.push(&at(loc, key), "missing", "Field required");
@@ -96,7 +106,11 @@ impl Checker {
         parse: impl FnOnce(&str) -> Result<T, Invalid>,
     ) -> Option<T> {
         let Some(text) = value.as_str() else {
-            self.push(&at(loc, key), "string_type", "Input should be a valid string");
+            self.push(
+                &at(loc, key),
+                "string_type",
+                "Input should be a valid string",
+            );
             return None;
         };
         parse(text)
@@ -105,8 +119,17 @@ impl Checker {
     }
 
     /// The optional integer query parameter `key`, within `min..=max`.
-    pub fn query_int(&mut self, query: &HashMap<String, String>, key: &str, default: i64, min: i64, max: i64) -> i64 {
-        let Some(raw) = query.get(key) else { return default };
+    pub fn query_int(
+        &mut self,
+        query: &HashMap<String, String>,
+        key: &str,
+        default: i64,
+        min: i64,
+        max: i64,
+    ) -> i64 {
+        let Some(raw) = query.get(key) else {
+            return default;
+        };
         let loc = at(&["query"], key);
         match raw.trim().parse::<i64>() {
             Err(_) => self.push(
@@ -114,8 +137,16 @@ impl Checker {
                 "int_parsing",
                 "Input should be a valid integer, unable to parse string as an integer",
             ),
-            Ok(n) if n < min => self.push(&loc, "greater_than_equal", &format!("Input should be greater than or equal to {min}")),
-            Ok(n) if n > max => self.push(&loc, "less_than_equal", &format!("Input should be less than or equal to {max}")),
+            Ok(n) if n < min => self.push(
+                &loc,
+                "greater_than_equal",
+                &format!("Input should be greater than or equal to {min}"),
+            ),
+            Ok(n) if n > max => self.push(
+                &loc,
+                "less_than_equal",
+                &format!("Input should be less than or equal to {max}"),
+            ),
             Ok(n) => return n,
         }
         default
@@ -143,13 +174,16 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Bytes::from_request(req, state).await.map(Self).map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge("Request body is too large".into())
-            } else {
-                ApiError::BadRequest("Could not read the request body".into())
-            }
-        })
+        Bytes::from_request(req, state)
+            .await
+            .map(Self)
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge("Request body is too large".into())
+                } else {
+                    ApiError::BadRequest("Could not read the request body".into())
+                }
+            })
     }
 }
 

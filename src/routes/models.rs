@@ -147,7 +147,12 @@ pub struct ClientInfoBody {
     #[schema(format = Email, example = "john@example.com")]
     pub email: String,
     /// Digits, spaces and `+ - ( ) .`; 10–50 characters.
-    #[schema(min_length = 10, max_length = 50, pattern = r"^[0-9 +().-]{10,50}$", example = "+1234567890")]
+    #[schema(
+        min_length = 10,
+        max_length = 50,
+        pattern = r"^[0-9 +().-]{10,50}$",
+        example = "+1234567890"
+    )]
     pub phone: String,
 }
 

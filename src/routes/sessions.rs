@@ -69,7 +69,10 @@ async fn create_session(
         (status = 404, description = "Session not found", body = super::models::ErrorBody),
     )
 )]
-async fn get_session(State(state): State<AppState>, Path(session_id): Path<String>) -> Result<Json<Session>, ApiError> {
+async fn get_session(
+    State(state): State<AppState>,
+    Path(session_id): Path<String>,
+) -> Result<Json<Session>, ApiError> {
     let session = chat::find_session(&state, parse_session_id(&session_id)?).await?;
     Ok(Json(session.into()))
 }

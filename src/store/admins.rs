@@ -58,7 +58,10 @@ pub async fn insert(db: &Db, admin: &NewAdmin<'_>) -> Result<AdminRecord, StoreE
 
 /// Inserts the very first account, atomically: `None` if any account exists already, even
 /// one created a moment ago by a concurrent request.
-pub async fn insert_first(db: &Db, admin: &NewAdmin<'_>) -> Result<Option<AdminRecord>, StoreError> {
+pub async fn insert_first(
+    db: &Db,
+    admin: &NewAdmin<'_>,
+) -> Result<Option<AdminRecord>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
         "INSERT INTO admin_users (username, email, password_hash, full_name, is_active, created_at) \
          SELECT $1, $2, $3, $4, TRUE, $5 WHERE NOT EXISTS (SELECT 1 FROM admin_users) \
@@ -126,4 +129,18 @@ pub async fn taken(db: &Db, username: &str, email: &str) -> Result<(bool, bool),
         .await
     })?;
     Ok((user > 0, mail > 0))
+}
+
+/// Activates or deactivates an account; a deactivated agent can neither log in nor use tokens
+/// issued before.
+pub async fn set_active(db: &Db, id: AdminId, active: bool) -> Result<bool, StoreError> {
+    let updated = with_pool!(db, pool => {
+        sqlx::query("UPDATE admin_users SET is_active = $1 WHERE id = $2")
+            .bind(active)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+    })?;
+    Ok(updated == 1)
 }

@@ -17,7 +17,12 @@ pub struct MessageRecord {
 
 /// Messages of the session with primary key `session_pk` whose id is greater than `after`,
 /// oldest first, at most `limit`.
-pub async fn list(db: &Db, session_pk: i64, after: i64, limit: i64) -> Result<Vec<MessageRecord>, StoreError> {
+pub async fn list(
+    db: &Db,
+    session_pk: i64,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<MessageRecord>, StoreError> {
     Ok(with_pool!(db, pool => {
         sqlx::query_as::<_, MessageRecord>(
             "SELECT id, sender_type, content, created_at FROM messages \

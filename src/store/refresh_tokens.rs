@@ -37,7 +37,11 @@ pub async fn insert(
 
 /// Deletes the token and returns its account, if it was outstanding and unexpired. Of two
 /// concurrent refreshes with the same token, only one gets `Some`.
-pub async fn consume(db: &Db, token_hash: &str, now: DateTime<Utc>) -> Result<Option<AdminId>, StoreError> {
+pub async fn consume(
+    db: &Db,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<AdminId>, StoreError> {
     Ok(with_pool!(db, pool => {
         sqlx::query_scalar(
             "DELETE FROM refresh_tokens WHERE token_hash = $1 AND expires_at > $2 RETURNING admin_id",

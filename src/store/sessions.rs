@@ -64,7 +64,11 @@ macro_rules! select_sessions {
 const BY_ID: &str = select_sessions!("WHERE s.id = $1");
 
 /// Stores a new customer and their session, in state `AI`.
-pub async fn create(db: &Db, client: &NewClientInfo, now: DateTime<Utc>) -> Result<SessionRecord, StoreError> {
+pub async fn create(
+    db: &Db,
+    client: &NewClientInfo,
+    now: DateTime<Utc>,
+) -> Result<SessionRecord, StoreError> {
     with_pool!(db, pool => {
         let mut tx = pool.begin().await?;
         let client_id: i64 = sqlx::query_scalar(
@@ -103,7 +107,9 @@ pub async fn find(db: &Db, session_id: Uuid) -> Result<Option<SessionRecord>, St
 
 /// Sessions waiting for an agent, oldest handoff first.
 pub async fn list_queue(db: &Db) -> Result<Vec<SessionRecord>, StoreError> {
-    let sql = select_sessions!("WHERE s.state = 'HUMAN' AND s.assigned_admin_id IS NULL ORDER BY s.queued_at, s.id");
+    let sql = select_sessions!(
+        "WHERE s.state = 'HUMAN' AND s.assigned_admin_id IS NULL ORDER BY s.queued_at, s.id"
+    );
     Ok(with_pool!(db, pool => {
         sqlx::query_as::<_, SessionRecord>(sql).fetch_all(pool).await
     })?)
@@ -111,7 +117,9 @@ pub async fn list_queue(db: &Db) -> Result<Vec<SessionRecord>, StoreError> {
 
 /// Sessions an agent is handling, most recently active first.
 pub async fn list_active(db: &Db) -> Result<Vec<SessionRecord>, StoreError> {
-    let sql = select_sessions!("WHERE s.state = 'HUMAN' AND s.assigned_admin_id IS NOT NULL ORDER BY s.updated_at DESC, s.id DESC");
+    let sql = select_sessions!(
+        "WHERE s.state = 'HUMAN' AND s.assigned_admin_id IS NOT NULL ORDER BY s.updated_at DESC, s.id DESC"
+    );
     Ok(with_pool!(db, pool => {
         sqlx::query_as::<_, SessionRecord>(sql).fetch_all(pool).await
     })?)
@@ -125,6 +133,20 @@ pub async fn list_all(db: &Db, limit: i64, offset: i64) -> Result<Vec<SessionRec
     })?)
 }
 
+/// `$1` is always NULL here: a queued session has no agent.
+const HAND_OFF: &str = "UPDATE chat_sessions SET state = 'HUMAN', assigned_admin_id = $1, \
+    queued_at = $2, updated_at = $2 WHERE session_id = $3 AND state = 'AI' RETURNING id";
+
+/// Moves an assistant session into the human queue, stamped with `now` as its place in line.
+/// `None`: the session is not with the assistant (already handed off, closed, or unknown).
+pub async fn hand_off(
+    db: &Db,
+    session_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionRecord>, StoreError> {
+    update_then_read(db, HAND_OFF, None, now, session_id).await
+}
+
 /// SQLite serialises writers, so the plain conditional UPDATE is atomic.
 const CLAIM_SQLITE: &str = "UPDATE chat_sessions SET state = 'HUMAN', assigned_admin_id = $1, updated_at = $2 \
     WHERE session_id = $3 AND assigned_admin_id IS NULL AND state <> 'CLOSED' RETURNING id";
@@ -136,12 +158,17 @@ const CLAIM_POSTGRES: &str = "UPDATE chat_sessions SET state = 'HUMAN', assigned
 
 /// Assigns the session to `agent` if nobody holds it and it is open. `None`: someone else won,
 /// it is closed, or it does not exist.
-pub async fn claim(db: &Db, session_id: Uuid, agent: AdminId, now: DateTime<Utc>) -> Result<Option<SessionRecord>, StoreError> {
+pub async fn claim(
+    db: &Db,
+    session_id: Uuid,
+    agent: AdminId,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionRecord>, StoreError> {
     let sql = match db {
         Db::Sqlite(_) => CLAIM_SQLITE,
         Db::Postgres(_) => CLAIM_POSTGRES,
     };
-    update_then_read(db, sql, agent, now, session_id).await
+    update_then_read(db, sql, Some(agent), now, session_id).await
 }
 
 const CLOSE: &str = "UPDATE chat_sessions SET state = 'CLOSED', closed_at = $2, updated_at = $2 \
@@ -149,8 +176,13 @@ const CLOSE: &str = "UPDATE chat_sessions SET state = 'CLOSED', closed_at = $2, 
     RETURNING id";
 
 /// Closes the session if it is open and `agent` holds it (or nobody does).
-pub async fn close(db: &Db, session_id: Uuid, agent: AdminId, now: DateTime<Utc>) -> Result<Option<SessionRecord>, StoreError> {
-    update_then_read(db, CLOSE, agent, now, session_id).await
+pub async fn close(
+    db: &Db,
+    session_id: Uuid,
+    agent: AdminId,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionRecord>, StoreError> {
+    update_then_read(db, CLOSE, Some(agent), now, session_id).await
 }
 
 /// Runs a conditional UPDATE binding `($1 agent, $2 now, $3 session_id)` that returns the row id,
@@ -158,7 +190,7 @@ pub async fn close(db: &Db, session_id: Uuid, agent: AdminId, now: DateTime<Utc>
 async fn update_then_read(
     db: &Db,
     update: &'static str,
-    agent: AdminId,
+    agent: Option<AdminId>,
     now: DateTime<Utc>,
     session_id: Uuid,
 ) -> Result<Option<SessionRecord>, StoreError> {

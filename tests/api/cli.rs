@@ -1,0 +1,177 @@
+//! The `switchboard` binary itself: subcommands, configuration errors, graceful shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, expect_detail, expect_json, spawn_app_with};
+
+/// The binary with a clean environment, run in `dir` (so no stray `.env` is read).
+fn switchboard(dir: &std::path::Path, vars: &[(&str, &str)]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command.current_dir(dir).env_clear();
+    for (key, value) in vars {
+        command.env(key, value);
+    }
+    command
+}
+
+#[tokio::test]
+async fn create_admin_refuses_weak_passwords_and_creates_a_working_account() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("cli.db").display());
+    let vars = [("DATABASE_URL", database_url.as_str())];
+
+    let weak = switchboard(dir.path(), &vars)
+        .args([
+            "create-admin",
+            "--username",
+            "ops",
+            "--email",
+            "ops@example.com",
+            "--password",
+            "password1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!weak.status.success());
+    let stderr = String::from_utf8_lossy(&weak.stderr);
+    assert!(stderr.contains("weak password"), "{stderr}");
+
+    let created = switchboard(dir.path(), &vars)
+        .args([
+            "create-admin",
+            "--username",
+            "ops",
+            "--email",
+            "ops@example.com",
+            "--password",
+            PASSWORD,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(String::from_utf8_lossy(&created.stdout).contains("created agent account ops"));
+
+    let duplicate = switchboard(dir.path(), &vars)
+        .args([
+            "create-admin",
+            "--username",
+            "ops",
+            "--email",
+            "other@example.com",
+            "--password",
+            PASSWORD,
+        ])
+        .output()
+        .unwrap();
+    assert!(!duplicate.status.success());
+
+    // The account works against a server on the same database, and registration is now closed.
+    let app = spawn_app_with(&vars).await;
+    expect_json(app.login("ops", PASSWORD).await, StatusCode::OK).await;
+    let register = app
+        .post_json(
+            "/api/auth/register",
+            &json!({"username": "late", "email": "late@example.com", "password": PASSWORD}),
+        )
+        .await;
+    expect_detail(register, StatusCode::UNAUTHORIZED).await;
+}
+
+#[test]
+fn migrate_creates_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("fresh.db");
+    let url = format!("sqlite://{}", path.display());
+    let status = switchboard(dir.path(), &[("DATABASE_URL", &url)])
+        .arg("migrate")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert!(path.exists());
+}
+
+#[test]
+fn invalid_settings_stop_start_up_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    for (vars, variable) in [
+        (vec![("PORT", "eighty")], "PORT"),
+        (vec![("DEBUG", "false")], "SECRET_KEY"),
+        (
+            vec![("DEBUG", "false"), ("SECRET_KEY", "too-short")],
+            "SECRET_KEY",
+        ),
+        (
+            vec![("DATABASE_URL", "mysql://localhost/db")],
+            "DATABASE_URL",
+        ),
+    ] {
+        let output = switchboard(dir.path(), &vars)
+            .arg("serve")
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{vars:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(variable), "{vars:?}: {stderr}");
+    }
+}
+
+#[test]
+fn serve_warns_about_a_generated_key_and_stops_cleanly_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("serve.db").display());
+    let mut child = switchboard(
+        dir.path(),
+        &[("DATABASE_URL", &url), ("PORT", "0"), ("NO_COLOR", "1")],
+    )
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    while !seen.iter().any(|l: &String| l.contains("is serving")) {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server reports it is serving");
+        seen.push(line);
+    }
+    assert!(
+        seen.iter().any(|l| l.contains("SECRET_KEY is not set")),
+        "{seen:?}"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "server did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status:?}");
+}

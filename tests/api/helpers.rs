@@ -1,0 +1,244 @@
+//! `spawn_app()` and typed helpers shared by every test.
+
+use std::collections::HashMap;
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use switchboard::app::{AppState, Application};
+use switchboard::config::Settings;
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// The signing key every test server uses, so tests can forge expired or foreign tokens.
+pub const TEST_SECRET: &str = "integration-test-secret-key-0123456789abcdef";
+
+/// A strong password accepted by the policy.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// A running server with its own database.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    _dir: TempDir,
+}
+
+/// An agent's tokens.
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub id: i64,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts a server with the test defaults plus `vars` (environment-style settings).
+pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("HOST".into(), "127.0.0.1".into()),
+        ("PORT".into(), "0".into()),
+        (
+            "DATABASE_URL".into(),
+            format!("sqlite://{}", dir.path().join("test.db").display()),
+        ),
+        ("SECRET_KEY".into(), TEST_SECRET.into()),
+        ("DEBUG".into(), "false".into()),
+    ]);
+    for (key, value) in vars {
+        env.insert((*key).into(), (*value).into());
+    }
+    let settings =
+        Settings::from_lookup(|key| env.get(key).cloned()).expect("test settings are valid");
+    let app = Application::build(settings).await.expect("server starts");
+    let address = format!("http://{}", app.local_addr());
+    let state = app.state().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .build()
+            .unwrap(),
+        state,
+        shutdown: Some(tx),
+        server: Some(server),
+        _dir: dir,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.abort();
+        }
+    }
+}
+
+/// Reads a response as JSON, asserting its status first (with the body in the message).
+pub async fn expect_json(response: Response, status: StatusCode) -> Value {
+    let actual = response.status();
+    let text = response.text().await.expect("body");
+    assert_eq!(actual, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("body is not JSON ({e}): {text}"))
+}
+
+/// The `detail` string of an error body.
+pub async fn expect_detail(response: Response, status: StatusCode) -> String {
+    let body = expect_json(response, status).await;
+    body["detail"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string detail in {body}"))
+        .to_owned()
+}
+
+/// The `(loc, type)` pairs of a 422 body.
+pub async fn expect_validation(response: Response) -> Vec<(Vec<Value>, String)> {
+    let body = expect_json(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+    body["detail"]
+        .as_array()
+        .unwrap_or_else(|| panic!("detail is not a list: {body}"))
+        .iter()
+        .map(|e| {
+            assert!(e["msg"].is_string(), "every error has a msg: {e}");
+            (
+                e["loc"].as_array().unwrap().clone(),
+                e["type"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+pub fn loc(parts: &[&str]) -> Vec<Value> {
+    parts.iter().map(|p| json!(p)).collect()
+}
+
+pub fn client_info() -> Value {
+    json!({"client_info": {"name": "John Doe", "email": "john@example.com", "phone": "+1234567890"}})
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_raw(&self, path: &str, body: impl Into<reqwest::Body>) -> Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_as(&self, path: &str, token: &str) -> Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Opens a session and returns its JSON.
+    pub async fn create_session(&self) -> Value {
+        expect_json(
+            self.post_json("/api/sessions", &client_info()).await,
+            StatusCode::CREATED,
+        )
+        .await
+    }
+
+    /// Opens a session and puts it in the human queue; returns its session_id.
+    pub async fn queued_session(&self) -> String {
+        let session = self.create_session().await;
+        let id = session["session_id"].as_str().unwrap().to_owned();
+        switchboard::chat::hand_off(&self.state, Uuid::parse_str(&id).unwrap())
+            .await
+            .expect("hand off");
+        id
+    }
+
+    /// Registers `username`, with `by`'s token if given, and returns the new agent's tokens.
+    pub async fn register(&self, username: &str, by: Option<&Agent>) -> Agent {
+        let mut request = self
+            .client
+            .post(self.url("/api/auth/register"))
+            .json(&json!({
+                "username": username,
+                "email": format!("{username}@example.com"),
+                "password": PASSWORD,
+                "full_name": "Test Agent",
+            }));
+        if let Some(by) = by {
+            request = request.bearer_auth(&by.access);
+        }
+        let token = expect_json(request.send().await.unwrap(), StatusCode::CREATED).await;
+        self.agent_from(token).await
+    }
+
+    /// The first agent (registration is open while no account exists).
+    pub async fn first_agent(&self) -> Agent {
+        self.register("admin", None).await
+    }
+
+    /// Logs in and returns the agent's tokens.
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.post_json(
+            "/api/auth/login",
+            &json!({"username": username, "password": password}),
+        )
+        .await
+    }
+
+    pub async fn agent_from(&self, token: Value) -> Agent {
+        assert_eq!(token["token_type"], "bearer");
+        let access = token["access_token"].as_str().unwrap().to_owned();
+        let refresh = token["refresh_token"].as_str().unwrap().to_owned();
+        let me = expect_json(self.get_as("/api/admin/me", &access).await, StatusCode::OK).await;
+        Agent {
+            id: me["id"].as_i64().unwrap(),
+            access,
+            refresh,
+        }
+    }
+}

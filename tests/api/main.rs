@@ -1,0 +1,10 @@
+//! The integration suite: every test starts the real server on 127.0.0.1:0 with its own
+//! database and talks to it over HTTP.
+
+mod admin;
+mod auth;
+mod cli;
+mod docs;
+mod health;
+mod helpers;
+mod sessions;
