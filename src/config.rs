@@ -41,6 +41,31 @@ pub enum AiProvider {
     KnowledgeBase,
 }
 
+/// Every variable Switchboard reads (besides `RUST_LOG`); each is documented in `.env.example`.
+pub const VARIABLES: &[&str] = &[
+    "HOST",
+    "PORT",
+    "DEBUG",
+    "LOG_FORMAT",
+    "CORS_ORIGINS",
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "ACCESS_TOKEN_EXPIRE_MINUTES",
+    "REFRESH_TOKEN_EXPIRE_DAYS",
+    "ALLOW_REGISTRATION",
+    "AI_PROVIDER",
+    "GEMINI_API_KEY",
+    "GEMINI_MODEL",
+    "GEMINI_BASE_URL",
+    "OPENAI_BASE_URL",
+    "OPENAI_API_KEY",
+    "OPENAI_MODEL",
+    "KNOWLEDGE_BASE",
+    "SYSTEM_PROMPT",
+    "AI_TIMEOUT_SECONDS",
+    "AI_HISTORY_MESSAGES",
+];
+
 /// Minimum signing-key length when `DEBUG=false`; HS256 wants at least 256 bits.
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
 
@@ -421,6 +446,21 @@ mod tests {
             settings(&[("CORS_ORIGINS", "*")]).unwrap().cors_origins,
             ["*"]
         );
+    }
+
+    #[test]
+    fn env_example_documents_every_variable_and_parses() {
+        let text = include_str!("../.env.example");
+        let mut map = HashMap::new();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let (key, value) = line.split_once('=').expect("KEY=value");
+            map.insert(key.to_owned(), value.to_owned());
+        }
+        for var in VARIABLES {
+            assert!(map.contains_key(*var), ".env.example lacks {var}");
+        }
+        assert_eq!(map.len(), VARIABLES.len(), "every .env.example entry is a known variable");
+        Settings::from_lookup(|k| map.get(k).cloned()).expect(".env.example is valid as it stands");
     }
 
     #[test]

@@ -15,7 +15,12 @@ async fn ready_reflects_the_database() {
     let app = spawn_app().await;
     let body = expect_json(app.get("/ready").await, StatusCode::OK).await;
     assert_eq!(body["status"], "ready");
-    assert_eq!(body["database"], "sqlite");
+    let expected = if crate::helpers::postgres_server().is_some() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(body["database"], expected);
 
     app.state.db.close().await;
     let response = app.get("/ready").await;

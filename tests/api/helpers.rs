@@ -23,7 +23,82 @@ pub struct TestApp {
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    postgres: Option<PostgresDatabase>,
     _dir: TempDir,
+}
+
+/// A fresh PostgreSQL database for one test, dropped when the test ends.
+struct PostgresDatabase {
+    server_url: String,
+    name: String,
+}
+
+/// With `TEST_DATABASE_URL` set (a PostgreSQL server), tests run on PostgreSQL instead of SQLite.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|url| url.starts_with("postgres"))
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let authority_end = base.find("://").map_or(0, |i| i + 3);
+    let root = match base[authority_end..].find('/') {
+        Some(slash) => &base[..authority_end + slash],
+        None => base,
+    };
+    match query {
+        Some(query) => format!("{root}/{name}?{query}"),
+        None => format!("{root}/{name}"),
+    }
+}
+
+impl PostgresDatabase {
+    async fn create(server_url: &str) -> Self {
+        use sqlx::Connection;
+        let name = format!("switchboard_test_{}", Uuid::new_v4().simple());
+        let mut conn = sqlx::PgConnection::connect(server_url)
+            .await
+            .expect("TEST_DATABASE_URL is reachable");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .expect("create test database");
+        Self {
+            server_url: server_url.to_owned(),
+            name,
+        }
+    }
+
+    fn url(&self) -> String {
+        with_database(&self.server_url, &self.name)
+    }
+}
+
+impl Drop for PostgresDatabase {
+    fn drop(&mut self) {
+        let (url, name) = (self.server_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime, which cannot be blocked on: use a thread.
+        let dropped = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        });
+        let _ = dropped.join();
+    }
 }
 
 /// An agent's tokens.
@@ -41,13 +116,18 @@ pub async fn spawn_app() -> TestApp {
 /// Starts a server with the test defaults plus `vars` (environment-style settings).
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
+    let postgres = match postgres_server() {
+        Some(server) => Some(PostgresDatabase::create(&server).await),
+        None => None,
+    };
+    let database_url = match &postgres {
+        Some(db) => db.url(),
+        None => format!("sqlite://{}", dir.path().join("test.db").display()),
+    };
     let mut env: HashMap<String, String> = HashMap::from([
         ("HOST".into(), "127.0.0.1".into()),
         ("PORT".into(), "0".into()),
-        (
-            "DATABASE_URL".into(),
-            format!("sqlite://{}", dir.path().join("test.db").display()),
-        ),
+        ("DATABASE_URL".into(), database_url),
         ("SECRET_KEY".into(), TEST_SECRET.into()),
         ("DEBUG".into(), "false".into()),
     ]);
@@ -72,6 +152,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         state,
         shutdown: Some(tx),
         server: Some(server),
+        postgres,
         _dir: dir,
     }
 }
@@ -84,6 +165,8 @@ impl Drop for TestApp {
         if let Some(server) = self.server.take() {
             server.abort();
         }
+        // Dropping the database (FORCE ends the server's connections) happens after the above.
+        self.postgres.take();
     }
 }
 
@@ -127,6 +210,19 @@ pub fn loc(parts: &[&str]) -> Vec<Value> {
 
 pub fn client_info() -> Value {
     json!({"client_info": {"name": "John Doe", "email": "john@example.com", "phone": "+1234567890"}})
+}
+
+#[test]
+fn database_names_are_swapped_in_urls() {
+    assert_eq!(
+        with_database("postgres://u@h:5432/test", "x"),
+        "postgres://u@h:5432/x"
+    );
+    assert_eq!(
+        with_database("postgres://u@h/test?sslmode=disable", "x"),
+        "postgres://u@h/x?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
 }
 
 impl TestApp {
