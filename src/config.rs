@@ -452,14 +452,22 @@ mod tests {
     fn env_example_documents_every_variable_and_parses() {
         let text = include_str!("../.env.example");
         let mut map = HashMap::new();
-        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
             let (key, value) = line.split_once('=').expect("KEY=value");
             map.insert(key.to_owned(), value.to_owned());
         }
         for var in VARIABLES {
             assert!(map.contains_key(*var), ".env.example lacks {var}");
         }
-        assert_eq!(map.len(), VARIABLES.len(), "every .env.example entry is a known variable");
+        assert_eq!(
+            map.len(),
+            VARIABLES.len(),
+            "every .env.example entry is a known variable"
+        );
         Settings::from_lookup(|k| map.get(k).cloned()).expect(".env.example is valid as it stands");
     }
 
