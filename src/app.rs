@@ -23,34 +23,64 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::ai::{self, Assistant};
 use crate::auth::Tokens;
+use crate::chat::AssistantLocks;
 use crate::config::Settings;
-use crate::routes;
+use crate::realtime::{Bus, Hub};
 use crate::store::Db;
+use crate::{routes, ws};
 
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// What every handler shares. Cheap to clone.
+/// How long shutdown waits for sockets to close and assistant replies to finish.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What every handler and socket shares. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
     pub tokens: Arc<Tokens>,
+    /// The sockets connected to this node.
+    pub hub: Arc<Hub>,
+    /// Where the use cases publish events.
+    pub bus: Bus,
+    pub assistant: Arc<dyn Assistant>,
+    pub assistant_locks: Arc<AssistantLocks>,
+    /// Cancelled at shutdown: every socket sends Close (1001) and stops.
+    pub shutdown: CancellationToken,
+    /// Socket and assistant tasks, awaited at shutdown.
+    pub tasks: TaskTracker,
 }
 
 impl AppState {
-    pub fn new(settings: Settings, db: Db) -> Self {
+    /// Builds the shared state and starts this node's event dispatcher.
+    pub fn build(settings: Settings, db: Db) -> anyhow::Result<Self> {
         let tokens = Tokens::new(
             &settings.secret_key,
             settings.access_token_ttl,
             settings.refresh_token_ttl,
         );
-        Self {
+        let assistant = ai::from_settings(&settings)?;
+        let shutdown = CancellationToken::new();
+        let hub = Arc::new(Hub::new(db.clone()));
+        let bus = Bus::start(Arc::clone(&hub), shutdown.clone());
+        Ok(Self {
             settings: Arc::new(settings),
             db,
             tokens: Arc::new(tokens),
-        }
+            hub,
+            bus,
+            assistant,
+            assistant_locks: Arc::default(),
+            shutdown,
+            tasks: TaskTracker::new(),
+        })
     }
 }
 
@@ -73,10 +103,9 @@ impl Application {
         let listener = TcpListener::bind(address)
             .await
             .with_context(|| format!("could not listen on {address} (check HOST and PORT)"))?;
-        Ok(Self {
-            listener,
-            state: AppState::new(settings, db),
-        })
+        let state = AppState::build(settings, db)?;
+        tracing::info!(assistant = state.assistant.name(), "assistant ready");
+        Ok(Self { listener, state })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -89,13 +118,20 @@ impl Application {
         &self.state
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests and closes the pool.
+    /// Serves until `shutdown` completes; then every socket gets a Close frame (1001), in-flight
+    /// requests and assistant replies finish (within a grace period), and the pool closes.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let Self { listener, state } = self;
         let db = state.db.clone();
+        let tasks = state.tasks.clone();
+        let cancel = state.shutdown.clone();
+        let shutdown = async move {
+            shutdown.await;
+            cancel.cancel();
+        };
         let listener = listener.tap_io(|tcp| {
             if let Err(err) = tcp.set_nodelay(true) {
                 tracing::debug!(error = %err, "could not set TCP_NODELAY");
@@ -104,6 +140,13 @@ impl Application {
         let result = axum::serve(listener, router(state))
             .with_graceful_shutdown(shutdown)
             .await;
+        tasks.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("some sockets or assistant replies did not finish in time");
+        }
         db.close().await;
         result
     }
@@ -114,6 +157,7 @@ pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let cors = cors_layer(&state.settings.cors_origins);
     let app = routes::router()
+        .merge(ws::router())
         .fallback(|| async { detail(StatusCode::NOT_FOUND, "Not Found") })
         .method_not_allowed_fallback(|| async {
             detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")

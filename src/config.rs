@@ -66,6 +66,9 @@ pub const VARIABLES: &[&str] = &[
     "AI_HISTORY_MESSAGES",
 ];
 
+/// Where the knowledge base is looked for when `KNOWLEDGE_BASE` is unset.
+pub const DEFAULT_KNOWLEDGE_BASE: &str = "knowledge_base";
+
 /// Minimum signing-key length when `DEBUG=false`; HS256 wants at least 256 bits.
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
 

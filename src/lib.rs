@@ -8,11 +8,14 @@
 pub mod store;
 
 pub mod admin_cli;
+pub mod ai;
 pub mod app;
 pub mod auth;
 pub mod chat;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod realtime;
 pub mod routes;
 pub mod telemetry;
+pub mod ws;

@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod client_info;
+pub mod handoff;
 pub mod session;
 
 use std::fmt;

@@ -1,9 +1,10 @@
-//! Queries on `messages`: a session's history, oldest first.
+//! Queries on `messages`: appending (idempotently, by the client's message id) and reading a
+//! session's history, oldest first.
 
 use chrono::{DateTime, Utc};
 
 use super::{Db, StoreError};
-use crate::domain::session::SenderType;
+use crate::domain::session::{AdminId, SenderType};
 
 /// A stored chat message.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -15,6 +16,68 @@ pub struct MessageRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A message to append.
+pub struct NewMessage<'a> {
+    pub session_pk: i64,
+    pub sender: SenderType,
+    pub sender_admin_id: Option<AdminId>,
+    pub content: &'a str,
+    /// The sender's own id for the message; a repeat with the same id is stored once.
+    pub client_msg_id: Option<&'a str>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Whether [`insert`] stored the message or found it stored already.
+#[derive(Debug, Clone)]
+pub enum Inserted {
+    New(MessageRecord),
+    Repeat(MessageRecord),
+}
+
+impl Inserted {
+    pub fn record(&self) -> &MessageRecord {
+        match self {
+            Self::New(r) | Self::Repeat(r) => r,
+        }
+    }
+}
+
+const COLUMNS: &str = "id, sender_type, content, created_at";
+
+/// Appends a message. With a `client_msg_id` already stored for this session, nothing is
+/// written and the earlier message is returned as [`Inserted::Repeat`].
+pub async fn insert(db: &Db, message: &NewMessage<'_>) -> Result<Inserted, StoreError> {
+    let insert = sqlx::AssertSqlSafe(format!(
+        "INSERT INTO messages (session_id, sender_type, sender_admin_id, content, client_msg_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session_id, client_msg_id) DO NOTHING RETURNING {COLUMNS}"
+    ));
+    let existing = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM messages WHERE session_id = $1 AND client_msg_id = $2"
+    ));
+    let inserted = with_pool!(db, pool => {
+        sqlx::query_as::<_, MessageRecord>(insert)
+            .bind(message.session_pk)
+            .bind(message.sender.as_str())
+            .bind(message.sender_admin_id)
+            .bind(message.content)
+            .bind(message.client_msg_id)
+            .bind(message.created_at)
+            .fetch_optional(pool)
+            .await
+    })?;
+    if let Some(record) = inserted {
+        return Ok(Inserted::New(record));
+    }
+    let record = with_pool!(db, pool => {
+        sqlx::query_as::<_, MessageRecord>(existing)
+            .bind(message.session_pk)
+            .bind(message.client_msg_id)
+            .fetch_one(pool)
+            .await
+    })?;
+    Ok(Inserted::Repeat(record))
+}
+
 /// Messages of the session with primary key `session_pk` whose id is greater than `after`,
 /// oldest first, at most `limit`.
 pub async fn list(
@@ -23,39 +86,33 @@ pub async fn list(
     after: i64,
     limit: i64,
 ) -> Result<Vec<MessageRecord>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM messages WHERE session_id = $1 AND id > $2 ORDER BY id LIMIT $3"
+    ));
     Ok(with_pool!(db, pool => {
-        sqlx::query_as::<_, MessageRecord>(
-            "SELECT id, sender_type, content, created_at FROM messages \
-             WHERE session_id = $1 AND id > $2 ORDER BY id LIMIT $3",
-        )
-        .bind(session_pk)
-        .bind(after)
-        .bind(limit)
-        .fetch_all(pool)
-        .await
+        sqlx::query_as::<_, MessageRecord>(sql)
+            .bind(session_pk)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await
     })?)
 }
 
-/// Appends a message to a session's history.
-pub async fn insert(
+/// The latest `count` messages of a session, oldest first.
+pub async fn recent(
     db: &Db,
     session_pk: i64,
-    sender: SenderType,
-    sender_admin_id: Option<i64>,
-    content: &str,
-    now: DateTime<Utc>,
-) -> Result<MessageRecord, StoreError> {
+    count: i64,
+) -> Result<Vec<MessageRecord>, StoreError> {
+    let sql = sqlx::AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM (SELECT {COLUMNS} FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT $2) AS latest ORDER BY id"
+    ));
     Ok(with_pool!(db, pool => {
-        sqlx::query_as::<_, MessageRecord>(
-            "INSERT INTO messages (session_id, sender_type, sender_admin_id, content, created_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id, sender_type, content, created_at",
-        )
-        .bind(session_pk)
-        .bind(sender.as_str())
-        .bind(sender_admin_id)
-        .bind(content)
-        .bind(now)
-        .fetch_one(pool)
-        .await
+        sqlx::query_as::<_, MessageRecord>(sql)
+            .bind(session_pk)
+            .bind(count)
+            .fetch_all(pool)
+            .await
     })?)
 }

@@ -185,6 +185,58 @@ pub async fn close(
     update_then_read(db, CLOSE, Some(agent), now, session_id).await
 }
 
+/// The holder puts the session back in the queue; it keeps its original place in line (a
+/// session taken straight from the assistant joins now).
+const RELEASE: &str = "UPDATE chat_sessions SET assigned_admin_id = NULL, queued_at = COALESCE(queued_at, $2), \
+    updated_at = $2 WHERE session_id = $3 AND state = 'HUMAN' AND assigned_admin_id = $1 RETURNING id";
+
+pub async fn release(
+    db: &Db,
+    session_id: Uuid,
+    agent: AdminId,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionRecord>, StoreError> {
+    update_then_read(db, RELEASE, Some(agent), now, session_id).await
+}
+
+/// The holder hands the session back to the assistant.
+const RETURN_TO_AI: &str = "UPDATE chat_sessions SET state = 'AI', assigned_admin_id = NULL, queued_at = NULL, \
+    updated_at = $2 WHERE session_id = $3 AND state = 'HUMAN' AND assigned_admin_id = $1 RETURNING id";
+
+pub async fn return_to_ai(
+    db: &Db,
+    session_id: Uuid,
+    agent: AdminId,
+    now: DateTime<Utc>,
+) -> Result<Option<SessionRecord>, StoreError> {
+    update_then_read(db, RETURN_TO_AI, Some(agent), now, session_id).await
+}
+
+/// How many sessions wait for an agent.
+pub async fn queue_size(db: &Db) -> Result<usize, StoreError> {
+    let count: i64 = with_pool!(db, pool => {
+        sqlx::query_scalar("SELECT COUNT(*) FROM chat_sessions WHERE state = 'HUMAN' AND assigned_admin_id IS NULL")
+            .fetch_one(pool)
+            .await
+    })?;
+    Ok(usize::try_from(count).unwrap_or(0))
+}
+
+/// The 1-based place of a waiting session in the queue; `None` if it is not waiting.
+pub async fn queue_position(db: &Db, session_id: Uuid) -> Result<Option<usize>, StoreError> {
+    let position: Option<i64> = with_pool!(db, pool => {
+        sqlx::query_scalar(
+            "SELECT (SELECT COUNT(*) FROM chat_sessions q WHERE q.state = 'HUMAN' AND q.assigned_admin_id IS NULL \
+               AND (q.queued_at < s.queued_at OR (q.queued_at = s.queued_at AND q.id <= s.id))) \
+             FROM chat_sessions s WHERE s.session_id = $1 AND s.state = 'HUMAN' AND s.assigned_admin_id IS NULL",
+        )
+        .bind(session_id)
+        .fetch_optional(pool)
+        .await
+    })?;
+    Ok(position.and_then(|p| usize::try_from(p).ok()))
+}
+
 /// Runs a conditional UPDATE binding `($1 agent, $2 now, $3 session_id)` that returns the row id,
 /// and reads the updated session in the same transaction.
 async fn update_then_read(

@@ -13,6 +13,11 @@ use uuid::Uuid;
 /// The signing key every test server uses, so tests can forge expired or foreign tokens.
 pub const TEST_SECRET: &str = "integration-test-secret-key-0123456789abcdef";
 
+/// The sample knowledge base shipped in the repository.
+pub fn knowledge_base() -> String {
+    format!("{}/knowledge_base", env!("CARGO_MANIFEST_DIR"))
+}
+
 /// A strong password accepted by the policy.
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -130,6 +135,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         ("DATABASE_URL".into(), database_url),
         ("SECRET_KEY".into(), TEST_SECRET.into()),
         ("DEBUG".into(), "false".into()),
+        ("KNOWLEDGE_BASE".into(), knowledge_base()),
     ]);
     for (key, value) in vars {
         env.insert((*key).into(), (*value).into());
@@ -154,6 +160,15 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         server: Some(server),
         postgres,
         _dir: dir,
+    }
+}
+
+impl TestApp {
+    /// Signals the server to shut down, as SIGTERM would.
+    pub fn shut_down(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
     }
 }
 
@@ -288,7 +303,7 @@ impl TestApp {
     pub async fn queued_session(&self) -> String {
         let session = self.create_session().await;
         let id = session["session_id"].as_str().unwrap().to_owned();
-        switchboard::chat::hand_off(&self.state, Uuid::parse_str(&id).unwrap())
+        switchboard::chat::hand_off(&self.state, Uuid::parse_str(&id).unwrap(), None)
             .await
             .expect("hand off");
         id

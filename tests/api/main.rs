@@ -2,9 +2,14 @@
 //! database and talks to it over HTTP.
 
 mod admin;
+mod assistant;
 mod auth;
 mod cli;
 mod docs;
+mod fake_gemini;
 mod health;
 mod helpers;
+mod realtime;
 mod sessions;
+mod socket_input;
+mod ws;

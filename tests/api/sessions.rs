@@ -268,7 +268,15 @@ async fn history_is_oldest_first_with_sender_types_and_pages() {
         (SenderType::Admin, "Hi, this is Ada from support."),
     ];
     for (sender, content) in script {
-        store::messages::insert(&app.state.db, pk, sender, None, content, Utc::now())
+        let message = store::messages::NewMessage {
+            session_pk: pk,
+            sender,
+            sender_admin_id: None,
+            content,
+            client_msg_id: None,
+            created_at: Utc::now(),
+        };
+        store::messages::insert(&app.state.db, &message)
             .await
             .unwrap();
     }
