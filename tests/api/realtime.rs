@@ -568,3 +568,36 @@ async fn shutdown_sends_close_1001_to_every_socket() {
     assert_eq!(customer.expect_close().await, Some(1001));
     assert_eq!(console.expect_close().await, Some(1001));
 }
+
+#[tokio::test]
+async fn a_customer_socket_that_stops_reading_is_disconnected_not_buffered() {
+    let app = spawn_app().await;
+    let agent = app.first_agent().await;
+    let id = app.queued_session().await;
+    let session_id = Uuid::parse_str(&id).unwrap();
+    let (mut console, _) = app.admin_ws(&agent.access).await;
+    console
+        .send_json(json!({"type": "claim_session", "session_id": id}))
+        .await;
+    console.expect("session_claimed").await;
+
+    // This tab connects and then never reads again.
+    let (_stalled, _) = app.client_ws(&id).await;
+    assert_eq!(app.state.hub.client_sockets(session_id), 1);
+
+    // The agent writes far more than the socket's queue and the kernel's buffers hold.
+    let long = "x".repeat(7_900);
+    let mut sent = 0;
+    while app.state.hub.client_sockets(session_id) > 0 {
+        assert!(sent < 20_000, "the stalled socket was never disconnected");
+        console
+            .send_json(json!({"type": "message", "session_id": id, "content": long, "client_msg_id": sent.to_string()}))
+            .await;
+        // Each ack means the message was stored and handed to the hub: the pace is the server's.
+        console.expect("ack").await;
+        sent += 1;
+    }
+    // The agent's own socket is unaffected.
+    console.send_json(json!({"type": "get_queue"})).await;
+    console.expect("queue_update").await;
+}
