@@ -69,7 +69,7 @@ impl AppState {
         let assistant = ai::from_settings(&settings)?;
         let shutdown = CancellationToken::new();
         let hub = Arc::new(Hub::new(db.clone()));
-        let bus = Bus::start(Arc::clone(&hub), shutdown.clone());
+        let bus = Bus::start(&db, Arc::clone(&hub), shutdown.clone());
         Ok(Self {
             settings: Arc::new(settings),
             db,

@@ -10,14 +10,13 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::sessions::{find_session, hand_off};
-use super::{publish, to_session};
+use super::{commit, message_to_session};
 use crate::ai::prompt::{DEFAULT_SYSTEM_PROMPT, FALLBACK_REPLY};
 use crate::ai::{AssistantRequest, Reply, Turn};
 use crate::app::AppState;
 use crate::domain::session::{SenderType, SessionState};
 use crate::error::ApiError;
 use crate::store::{self, messages::NewMessage};
-use crate::ws::protocol::ClientEvent;
 
 /// One lock per session with a reply in progress.
 #[derive(Default)]
@@ -92,8 +91,9 @@ async fn reply(state: &AppState, session_id: Uuid) -> Result<(), ApiError> {
     if still_with_assistant(state, session_id).await?.is_none() {
         return Ok(());
     }
+    let mut tx = state.db.begin().await?;
     let stored = store::messages::insert(
-        &state.db,
+        &mut tx,
         &NewMessage {
             session_pk,
             sender: SenderType::Ai,
@@ -104,13 +104,6 @@ async fn reply(state: &AppState, session_id: Uuid) -> Result<(), ApiError> {
         },
     )
     .await?;
-    publish(
-        state,
-        [to_session(
-            session_id,
-            &ClientEvent::message(session_id, stored.record(), None),
-        )],
-    )
-    .await;
-    Ok(())
+    let event = message_to_session(session_id, stored.record(), None);
+    commit(state, tx, vec![event]).await
 }

@@ -1,26 +1,25 @@
-//! Messages and typing: a customer writes (stored, shown to the right agents, answered by the
-//! assistant or handed off), an agent writes to the session it holds.
+//! Messages and typing: a customer writes (stored, acknowledged, shown to the right agents,
+//! answered by the assistant or handed off), an agent writes to the session it holds.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::sessions::{find_session, hand_off};
-use super::{assistant, publish, to_agent, to_agents, to_session};
+use super::{assistant, commit, message_to_session, to_agent, to_agents, to_session};
 use crate::app::AppState;
 use crate::domain::handoff::asks_for_human;
 use crate::domain::session::{AdminId, SenderType, SessionState, SessionStatus};
 use crate::error::ApiError;
 use crate::realtime::{Audience, ConnId, Event};
-use crate::store::messages::{Inserted, NewMessage};
+use crate::store::messages::{Inserted, MessageRecord, NewMessage};
 use crate::store::{self, sessions::SessionRecord};
 use crate::ws::protocol::{AgentEvent, ClientEvent};
 
-/// What the sender is told once its message is stored.
+/// What the sender learns once its message is stored.
 #[derive(Debug, Clone)]
 pub struct MessageReceipt {
     pub id: i64,
     pub created_at: DateTime<Utc>,
-    pub client_msg_id: Option<String>,
 }
 
 fn session_closed() -> ApiError {
@@ -28,7 +27,7 @@ fn session_closed() -> ApiError {
 }
 
 /// The message as agents see it.
-fn for_agents(session: &SessionRecord, message: &store::messages::MessageRecord) -> AgentEvent {
+fn for_agents(session: &SessionRecord, message: &MessageRecord) -> AgentEvent {
     AgentEvent::Message {
         id: message.id,
         session_id: session.session_id,
@@ -39,24 +38,55 @@ fn for_agents(session: &SessionRecord, message: &store::messages::MessageRecord)
     }
 }
 
+/// The sender's `ack`, the first event of its message: sent only once the message is stored.
+fn ack(
+    to: ConnId,
+    client_msg_id: Option<String>,
+    message: &MessageRecord,
+    client: bool,
+) -> Option<Event> {
+    let client_msg_id = client_msg_id?;
+    let frame = if client {
+        ClientEvent::Ack {
+            client_msg_id,
+            id: message.id,
+            created_at: message.created_at,
+        }
+        .to_frame()
+    } else {
+        AgentEvent::Ack {
+            client_msg_id,
+            id: message.id,
+            created_at: message.created_at,
+        }
+        .to_frame()
+    };
+    Some(Event::frame(Audience::Connection { conn: to }, frame))
+}
+
 /// A customer's message, sent from socket `from`. It is stored (once per `client_msg_id`) and
-/// `on_stored` runs (the sender's ack, so it precedes every event the message causes); then it
-/// is shown on the customer's other tabs and to the agents concerned, and answered: by the
-/// assistant, by a hand-off if it asks for a person, or — while queued — with the queue position.
+/// acknowledged; then shown on the customer's other tabs and to the agents concerned, and
+/// answered: by the assistant, by a hand-off if it asks for a person, or — while queued — with
+/// the customer's queue position.
 pub async fn client_message(
     state: &AppState,
     session_id: Uuid,
     from: ConnId,
     content: &str,
     client_msg_id: Option<String>,
-    on_stored: impl FnOnce(&MessageReceipt),
 ) -> Result<MessageReceipt, ApiError> {
     let session = find_session(state, session_id).await?;
     if session.state == SessionState::Closed {
         return Err(session_closed());
     }
+    let status = session.status();
+    let position = match status {
+        SessionStatus::Waiting => store::sessions::queue_position(&state.db, session_id).await?,
+        _ => None,
+    };
+    let mut tx = state.db.begin().await?;
     let inserted = store::messages::insert(
-        &state.db,
+        &mut tx,
         &NewMessage {
             session_pk: session.id,
             sender: SenderType::Client,
@@ -71,29 +101,23 @@ pub async fn client_message(
     let receipt = MessageReceipt {
         id: record.id,
         created_at: record.created_at,
-        client_msg_id: client_msg_id.clone(),
     };
-    on_stored(&receipt);
+    let mut events: Vec<Event> = ack(from, client_msg_id, &record, true)
+        .into_iter()
+        .collect();
     if let Inserted::Repeat(_) = inserted {
         // A resend after a lost ack: acknowledged again, nothing else happens twice.
+        commit(state, tx, events).await?;
         return Ok(receipt);
     }
-
-    let mut events = vec![Event::frame(
-        Audience::Session {
-            session_id,
-            except: Some(from),
-        },
-        ClientEvent::message(session_id, &record, client_msg_id).to_frame(),
-    )];
-    let status = session.status();
+    events.push(message_to_session(session_id, &record, Some(from)));
     match status {
         SessionStatus::Assigned(agent) => {
             events.push(to_agent(agent, &for_agents(&session, &record)))
         }
         SessionStatus::Waiting => {
             events.push(to_agents(None, &for_agents(&session, &record)));
-            if let Some(position) = store::sessions::queue_position(&state.db, session_id).await? {
+            if let Some(position) = position {
                 events.push(to_session(
                     session_id,
                     &ClientEvent::waiting(session_id, position),
@@ -102,7 +126,7 @@ pub async fn client_message(
         }
         SessionStatus::Ai | SessionStatus::Closed => {}
     }
-    publish(state, events).await;
+    commit(state, tx, events).await?;
 
     if status == SessionStatus::Ai {
         if asks_for_human(content) {
@@ -116,7 +140,7 @@ pub async fn client_message(
 
 /// The customer pressed "talk to a person".
 pub async fn request_human(state: &AppState, session_id: Uuid) -> Result<(), ApiError> {
-    hand_off(state, session_id, None).await.map(|_| ())
+    hand_off(state, session_id, None).await.map(drop)
 }
 
 /// An agent's message to the session it holds, sent from socket `from`.
@@ -130,8 +154,9 @@ pub async fn agent_message(
 ) -> Result<MessageReceipt, ApiError> {
     let session = find_session(state, session_id).await?;
     session.status().can_agent_write(agent)?;
+    let mut tx = state.db.begin().await?;
     let inserted = store::messages::insert(
-        &state.db,
+        &mut tx,
         &NewMessage {
             session_pk: session.id,
             sender: SenderType::Admin,
@@ -143,29 +168,26 @@ pub async fn agent_message(
     )
     .await?;
     let record = inserted.record().clone();
-    let receipt = MessageReceipt {
+    let mut events: Vec<Event> = ack(from, client_msg_id, &record, false)
+        .into_iter()
+        .collect();
+    if let Inserted::New(_) = inserted {
+        events.push(message_to_session(session_id, &record, None));
+        // The agent's other tabs show it too.
+        events.push(Event::message(
+            Audience::Agent {
+                admin_id: agent,
+                except: Some(from),
+            },
+            for_agents(&session, &record).to_frame(),
+            record.id,
+        ));
+    }
+    commit(state, tx, events).await?;
+    Ok(MessageReceipt {
         id: record.id,
         created_at: record.created_at,
-        client_msg_id,
-    };
-    if let Inserted::New(_) = inserted {
-        publish(
-            state,
-            [
-                to_session(session_id, &ClientEvent::message(session_id, &record, None)),
-                // The agent's other tabs show it too.
-                Event::frame(
-                    Audience::Agent {
-                        admin_id: agent,
-                        except: Some(from),
-                    },
-                    for_agents(&session, &record).to_frame(),
-                ),
-            ],
-        )
-        .await;
-    }
-    Ok(receipt)
+    })
 }
 
 /// The customer is typing: their agent sees it.
@@ -178,8 +200,7 @@ pub async fn client_typing(state: &AppState, session_id: Uuid) -> Result<(), Api
                 session_id,
                 sender_type: SenderType::Client,
             };
-            publish(state, [to_agent(agent, &event)]).await;
-            Ok(())
+            Ok(state.bus.publish(vec![to_agent(agent, &event)]).await?)
         }
         SessionStatus::Ai | SessionStatus::Waiting => Ok(()),
     }
@@ -197,6 +218,8 @@ pub async fn agent_typing(
         session_id,
         sender_type: SenderType::Admin,
     };
-    publish(state, [to_session(session_id, &event)]).await;
-    Ok(())
+    Ok(state
+        .bus
+        .publish(vec![to_session(session_id, &event)])
+        .await?)
 }

@@ -1,7 +1,8 @@
 //! The use cases of a conversation: open, message, hand off, claim, release, return to the
 //! assistant, close. This is the one place that changes sessions and messages and publishes
-//! their events (after the change is stored); REST handlers and socket tasks both call it, so an
-//! action has the same effect on every connected party whichever way it arrives.
+//! their events — in the same transaction as the change (see `realtime::Bus::commit`), so they
+//! reach every node if and only if it committed. REST handlers and socket tasks both call it, so
+//! an action has the same effect on every connected party whichever way it arrives.
 
 mod assistant;
 mod messages;
@@ -16,19 +17,37 @@ pub use sessions::{
     return_to_ai,
 };
 
-use crate::app::AppState;
-use crate::realtime::{Audience, Event};
-use crate::ws::protocol::{AgentEvent, ClientEvent};
 use uuid::Uuid;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::realtime::{Audience, Event};
+use crate::store::Tx;
+use crate::store::messages::MessageRecord;
+use crate::ws::protocol::{AgentEvent, ClientEvent};
+
+fn session_audience(session_id: Uuid) -> Audience {
+    Audience::Session {
+        session_id,
+        except: None,
+    }
+}
 
 /// An event for every socket of the customer's session.
 fn to_session(session_id: Uuid, event: &ClientEvent) -> Event {
-    Event::frame(
-        Audience::Session {
-            session_id,
-            except: None,
-        },
-        event.to_frame(),
+    Event::frame(session_audience(session_id), event.to_frame())
+}
+
+/// A stored message for every socket of the customer's session (except `except`).
+fn message_to_session(
+    session_id: Uuid,
+    message: &MessageRecord,
+    except: Option<crate::realtime::ConnId>,
+) -> Event {
+    Event::message(
+        Audience::Session { session_id, except },
+        ClientEvent::message(session_id, message, None).to_frame(),
+        message.id,
     )
 }
 
@@ -48,6 +67,7 @@ fn to_agents(except_admin: Option<i64>, event: &AgentEvent) -> Event {
     Event::frame(Audience::Agents { except_admin }, event.to_frame())
 }
 
-async fn publish(state: &AppState, events: impl IntoIterator<Item = Event>) {
-    state.bus.publish(events).await;
+/// Commits `tx` with its events.
+async fn commit(state: &AppState, tx: Tx, events: Vec<Event>) -> Result<(), ApiError> {
+    Ok(state.bus.commit(tx, events).await?)
 }

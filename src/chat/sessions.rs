@@ -3,7 +3,7 @@
 use chrono::Utc;
 use uuid::Uuid;
 
-use super::{publish, to_agent, to_agents, to_session};
+use super::{commit, to_agent, to_agents, to_session};
 use crate::ai::prompt::HANDOFF_MESSAGE;
 use crate::app::AppState;
 use crate::domain::client_info::NewClientInfo;
@@ -57,12 +57,13 @@ pub async fn hand_off(
     reason: Option<String>,
 ) -> Result<SessionRecord, ApiError> {
     let now = Utc::now();
-    let Some(queued) = store::sessions::hand_off(&state.db, session_id, now).await? else {
+    let mut tx = state.db.begin().await?;
+    let Some(queued) = store::sessions::hand_off(&mut tx, session_id, now).await? else {
+        drop(tx);
         return Err(explain(state, session_id, SessionStatus::hand_off).await);
     };
-    tracing::info!(%session_id, reason = reason.as_deref().unwrap_or("customer request"), "session handed off to the queue");
     let notice = store::messages::insert(
-        &state.db,
+        &mut tx,
         &NewMessage {
             session_pk: queued.id,
             sender: SenderType::Ai,
@@ -73,33 +74,34 @@ pub async fn hand_off(
         },
     )
     .await?;
-    let queue_size = store::sessions::queue_size(&state.db).await?;
-    publish(
-        state,
-        [
-            to_session(
+    let notice = notice.record();
+    let queue_size = store::sessions::queue_size(&mut tx).await?;
+    let events = vec![
+        Event::message(
+            super::session_audience(session_id),
+            ClientEvent::HandoffRequested {
+                message: HANDOFF_MESSAGE.into(),
+                sender_type: SenderType::Ai,
                 session_id,
-                &ClientEvent::HandoffRequested {
-                    message: HANDOFF_MESSAGE.into(),
-                    sender_type: SenderType::Ai,
-                    session_id,
-                    id: Some(notice.record().id),
-                    created_at: Some(notice.record().created_at),
-                },
-            ),
-            to_agents(
-                None,
-                &AgentEvent::NewSessionQueued {
-                    session_id,
-                    client_name: queued.client.name.clone(),
-                    queue_size,
-                    reason,
-                },
-            ),
-            Event::QueueChanged,
-        ],
-    )
-    .await;
+                id: Some(notice.id),
+                created_at: Some(notice.created_at),
+            }
+            .to_frame(),
+            notice.id,
+        ),
+        to_agents(
+            None,
+            &AgentEvent::NewSessionQueued {
+                session_id,
+                client_name: queued.client.name.clone(),
+                queue_size,
+                reason: reason.clone(),
+            },
+        ),
+        Event::QueueChanged,
+    ];
+    commit(state, tx, events).await?;
+    tracing::info!(%session_id, reason = reason.as_deref().unwrap_or("customer request"), "session handed off to the queue");
     Ok(queued)
 }
 
@@ -110,50 +112,49 @@ pub async fn claim_session(
     session_id: Uuid,
     agent: AdminId,
 ) -> Result<SessionRecord, ApiError> {
-    let Some(claimed) = store::sessions::claim(&state.db, session_id, agent, Utc::now()).await?
-    else {
-        return Err(explain(state, session_id, |s| s.claim(agent)).await);
-    };
-    tracing::info!(%session_id, agent, "session claimed");
     let agent_name = store::admins::find_by_id(&state.db, agent)
         .await?
         .map(|a| a.full_name.unwrap_or(a.username))
         .unwrap_or_else(|| "An agent".into());
-    let queue_size = store::sessions::queue_size(&state.db).await?;
-    publish(
-        state,
-        [
-            to_agent(
-                agent,
-                &AgentEvent::SessionClaimed {
-                    session_id,
-                    client_info: ClientContact {
-                        name: claimed.client.name.clone(),
-                        email: claimed.client.email.clone(),
-                        phone: claimed.client.phone.clone(),
-                    },
-                },
-            ),
-            to_agents(
-                Some(agent),
-                &AgentEvent::SessionClaimedByOther {
-                    session_id,
-                    queue_size,
-                    claimed_by: agent,
-                },
-            ),
-            to_session(
+    let mut tx = state.db.begin().await?;
+    let Some(claimed) = store::sessions::claim(&mut tx, session_id, agent, Utc::now()).await?
+    else {
+        drop(tx);
+        return Err(explain(state, session_id, |s| s.claim(agent)).await);
+    };
+    let queue_size = store::sessions::queue_size(&mut tx).await?;
+    let events = vec![
+        to_agent(
+            agent,
+            &AgentEvent::SessionClaimed {
                 session_id,
-                &ClientEvent::AgentConnected {
-                    message: format!("{agent_name} has joined the conversation."),
-                    session_id,
-                    agent_name,
+                client_info: ClientContact {
+                    name: claimed.client.name.clone(),
+                    email: claimed.client.email.clone(),
+                    phone: claimed.client.phone.clone(),
                 },
-            ),
-            Event::QueueChanged,
-        ],
-    )
-    .await;
+            },
+        ),
+        to_agents(
+            Some(agent),
+            &AgentEvent::SessionClaimedByOther {
+                session_id,
+                queue_size,
+                claimed_by: agent,
+            },
+        ),
+        to_session(
+            session_id,
+            &ClientEvent::AgentConnected {
+                message: format!("{agent_name} has joined the conversation."),
+                session_id,
+                agent_name,
+            },
+        ),
+        Event::QueueChanged,
+    ];
+    commit(state, tx, events).await?;
+    tracing::info!(%session_id, agent, "session claimed");
     Ok(claimed)
 }
 
@@ -163,19 +164,18 @@ pub async fn release_session(
     session_id: Uuid,
     agent: AdminId,
 ) -> Result<SessionRecord, ApiError> {
-    let Some(released) = store::sessions::release(&state.db, session_id, agent, Utc::now()).await?
+    let mut tx = state.db.begin().await?;
+    let Some(released) = store::sessions::release(&mut tx, session_id, agent, Utc::now()).await?
     else {
+        drop(tx);
         return Err(explain(state, session_id, |s| s.release(agent)).await);
     };
+    let events = vec![
+        to_agent(agent, &AgentEvent::SessionReleased { session_id }),
+        Event::QueueChanged,
+    ];
+    commit(state, tx, events).await?;
     tracing::info!(%session_id, agent, "session released to the queue");
-    publish(
-        state,
-        [
-            to_agent(agent, &AgentEvent::SessionReleased { session_id }),
-            Event::QueueChanged,
-        ],
-    )
-    .await;
     Ok(released)
 }
 
@@ -185,26 +185,25 @@ pub async fn return_to_ai(
     session_id: Uuid,
     agent: AdminId,
 ) -> Result<SessionRecord, ApiError> {
+    let mut tx = state.db.begin().await?;
     let Some(returned) =
-        store::sessions::return_to_ai(&state.db, session_id, agent, Utc::now()).await?
+        store::sessions::return_to_ai(&mut tx, session_id, agent, Utc::now()).await?
     else {
+        drop(tx);
         return Err(explain(state, session_id, |s| s.return_to_ai(agent)).await);
     };
-    tracing::info!(%session_id, agent, "session returned to the assistant");
-    publish(
-        state,
-        [
-            to_agent(agent, &AgentEvent::SessionReleased { session_id }),
-            to_session(
+    let events = vec![
+        to_agent(agent, &AgentEvent::SessionReleased { session_id }),
+        to_session(
+            session_id,
+            &ClientEvent::ReturnedToAi {
+                message: "You are chatting with the virtual assistant again.".into(),
                 session_id,
-                &ClientEvent::ReturnedToAi {
-                    message: "You are chatting with the virtual assistant again.".into(),
-                    session_id,
-                },
-            ),
-        ],
-    )
-    .await;
+            },
+        ),
+    ];
+    commit(state, tx, events).await?;
+    tracing::info!(%session_id, agent, "session returned to the assistant");
     Ok(returned)
 }
 
@@ -215,11 +214,11 @@ pub async fn close_session(
     agent: AdminId,
 ) -> Result<SessionRecord, ApiError> {
     let before = find_session(state, session_id).await?;
-    let Some(closed) = store::sessions::close(&state.db, session_id, agent, Utc::now()).await?
-    else {
+    let mut tx = state.db.begin().await?;
+    let Some(closed) = store::sessions::close(&mut tx, session_id, agent, Utc::now()).await? else {
+        drop(tx);
         return Err(explain(state, session_id, |s| s.close(agent)).await);
     };
-    tracing::info!(%session_id, agent, "session closed");
     let mut events = vec![
         to_session(
             session_id,
@@ -233,6 +232,7 @@ pub async fn close_session(
     if before.status() == SessionStatus::Waiting {
         events.push(Event::QueueChanged);
     }
-    publish(state, events).await;
+    commit(state, tx, events).await?;
+    tracing::info!(%session_id, agent, "session closed");
     Ok(closed)
 }

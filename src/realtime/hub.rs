@@ -22,8 +22,11 @@ pub const OUTBOUND_CAPACITY: usize = 256;
 pub type ConnId = Uuid;
 
 /// Who should receive a frame.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
 pub enum Audience {
+    /// One socket (an `ack` for the sender of a message).
+    Connection { conn: ConnId },
     /// Every socket of a customer's session (all their tabs), except `except`.
     Session {
         session_id: Uuid,
@@ -41,7 +44,9 @@ pub enum Audience {
 /// What a socket's writer sends next.
 #[derive(Debug)]
 pub enum Outbound {
-    Text(Utf8Bytes),
+    /// A frame; `message_id` when it carries a stored message (so a resuming socket can skip
+    /// what it was already replayed).
+    Text(Utf8Bytes, Option<i64>),
     /// Send a Close frame with this code and reason, then stop.
     Close(u16, &'static str),
 }
@@ -69,7 +74,11 @@ impl Peer {
 
     /// Queues a frame without waiting. A full queue disconnects the socket.
     pub fn send(&self, frame: impl Into<Utf8Bytes>) {
-        match self.tx.try_send(Outbound::Text(frame.into())) {
+        self.send_message(frame.into(), None);
+    }
+
+    fn send_message(&self, frame: Utf8Bytes, message_id: Option<i64>) {
+        match self.tx.try_send(Outbound::Text(frame, message_id)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 tracing::warn!(conn = %self.id, "outbound queue full: disconnecting slow consumer");
@@ -96,6 +105,9 @@ enum Key {
 #[derive(Default)]
 struct Registry {
     sockets: HashMap<Key, Vec<Peer>>,
+    by_conn: HashMap<ConnId, Peer>,
+    /// The newest message delivered to each session's sockets, to resynchronise from.
+    last_message: HashMap<Uuid, i64>,
 }
 
 /// The sockets connected to this node.
@@ -114,10 +126,14 @@ pub struct Registration {
 impl Drop for Registration {
     fn drop(&mut self) {
         let mut registry = self.hub.lock();
+        registry.by_conn.remove(&self.id);
         if let Some(peers) = registry.sockets.get_mut(&self.key) {
             peers.retain(|p| p.id != self.id);
             if peers.is_empty() {
                 registry.sockets.remove(&self.key);
+                if let Key::Session(session_id) = self.key {
+                    registry.last_message.remove(&session_id);
+                }
             }
         }
     }
@@ -139,11 +155,10 @@ impl Hub {
     }
 
     fn register(self: &Arc<Self>, key: Key, peer: &Peer) -> Registration {
-        self.lock()
-            .sockets
-            .entry(key)
-            .or_default()
-            .push(peer.clone());
+        let mut registry = self.lock();
+        registry.sockets.entry(key).or_default().push(peer.clone());
+        registry.by_conn.insert(peer.id, peer.clone());
+        drop(registry);
         Registration {
             hub: Arc::clone(self),
             key,
@@ -151,9 +166,28 @@ impl Hub {
         }
     }
 
-    /// Registers a customer's socket for `session_id`.
-    pub fn register_client(self: &Arc<Self>, session_id: Uuid, peer: &Peer) -> Registration {
-        self.register(Key::Session(session_id), peer)
+    /// Registers a customer's socket for `session_id`, which has seen messages up to
+    /// `last_message_id`.
+    pub fn register_client(
+        self: &Arc<Self>,
+        session_id: Uuid,
+        peer: &Peer,
+        last_message_id: i64,
+    ) -> Registration {
+        let registration = self.register(Key::Session(session_id), peer);
+        self.saw_message(session_id, last_message_id);
+        registration
+    }
+
+    /// Records that `session_id`'s sockets have seen messages up to `message_id` (the point a
+    /// resynchronisation replays from).
+    pub fn saw_message(&self, session_id: Uuid, message_id: i64) {
+        let mut registry = self.lock();
+        if let Some(last) = registry.last_message.get_mut(&session_id) {
+            *last = (*last).max(message_id);
+        } else if registry.sockets.contains_key(&Key::Session(session_id)) {
+            registry.last_message.insert(session_id, message_id);
+        }
     }
 
     /// Registers one of an agent's sockets.
@@ -170,14 +204,25 @@ impl Hub {
     }
 
     /// Writes `frame` into the queue of every local socket in `audience`.
-    pub fn deliver(&self, audience: &Audience, frame: &Utf8Bytes) {
-        let registry = self.lock();
+    pub fn deliver(&self, audience: &Audience, frame: &Utf8Bytes, message_id: Option<i64>) {
+        let mut registry = self.lock();
+        if let (Audience::Session { session_id, .. }, Some(id)) = (audience, message_id)
+            && let Some(last) = registry.last_message.get_mut(session_id)
+        {
+            *last = (*last).max(id);
+        }
+        let registry = &*registry;
         let send_all = |peers: &[Peer], except: Option<ConnId>| {
             for peer in peers.iter().filter(|p| Some(p.id) != except) {
-                peer.send(frame.clone());
+                peer.send_message(frame.clone(), message_id);
             }
         };
         match *audience {
+            Audience::Connection { conn } => {
+                if let Some(peer) = registry.by_conn.get(&conn) {
+                    peer.send_message(frame.clone(), message_id);
+                }
+            }
             Audience::Session { session_id, except } => {
                 if let Some(peers) = registry.sockets.get(&Key::Session(session_id)) {
                     send_all(peers, except);
@@ -213,7 +258,7 @@ impl Hub {
             queued_sessions: queue.iter().map(QueuedSession::from).collect(),
         }
         .to_frame();
-        self.deliver(&Audience::Agents { except_admin: None }, &update);
+        self.deliver(&Audience::Agents { except_admin: None }, &update, None);
         for (index, session) in queue.iter().enumerate() {
             let frame = ClientEvent::waiting(session.session_id, index + 1).to_frame();
             self.deliver(
@@ -222,7 +267,44 @@ impl Hub {
                     except: None,
                 },
                 &frame,
+                None,
             );
         }
+    }
+
+    /// After events may have been missed (the event connection dropped): sends every local
+    /// customer the messages stored since the last one delivered, and a closed session's
+    /// `session_closed`; refreshes everyone's view of the queue.
+    pub async fn resync(&self) {
+        let sessions: Vec<(Uuid, i64)> = self
+            .lock()
+            .last_message
+            .iter()
+            .map(|(s, l)| (*s, *l))
+            .collect();
+        for (session_id, last) in sessions {
+            let Ok(Some(session)) = store::sessions::find(&self.db, session_id).await else {
+                continue;
+            };
+            let audience = Audience::Session {
+                session_id,
+                except: None,
+            };
+            if let Ok(missed) = store::messages::list(&self.db, session.id, last, 1000).await {
+                for message in missed {
+                    let frame = ClientEvent::message(session_id, &message, None).to_frame();
+                    self.deliver(&audience, &frame, Some(message.id));
+                }
+            }
+            if session.state == crate::domain::session::SessionState::Closed {
+                let frame = ClientEvent::SessionClosed {
+                    message: "This conversation has been closed.".into(),
+                    session_id,
+                }
+                .to_frame();
+                self.deliver(&audience, &frame, None);
+            }
+        }
+        self.queue_changed().await;
     }
 }

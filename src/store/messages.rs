@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Db, StoreError};
+use super::{Db, StoreError, Tx};
 use crate::domain::session::{AdminId, SenderType};
 
 /// A stored chat message.
@@ -46,7 +46,7 @@ const COLUMNS: &str = "id, sender_type, content, created_at";
 
 /// Appends a message. With a `client_msg_id` already stored for this session, nothing is
 /// written and the earlier message is returned as [`Inserted::Repeat`].
-pub async fn insert(db: &Db, message: &NewMessage<'_>) -> Result<Inserted, StoreError> {
+pub async fn insert(tx: &mut Tx, message: &NewMessage<'_>) -> Result<Inserted, StoreError> {
     let insert = sqlx::AssertSqlSafe(format!(
         "INSERT INTO messages (session_id, sender_type, sender_admin_id, content, client_msg_id, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session_id, client_msg_id) DO NOTHING RETURNING {COLUMNS}"
@@ -54,28 +54,27 @@ pub async fn insert(db: &Db, message: &NewMessage<'_>) -> Result<Inserted, Store
     let existing = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM messages WHERE session_id = $1 AND client_msg_id = $2"
     ));
-    let inserted = with_pool!(db, pool => {
-        sqlx::query_as::<_, MessageRecord>(insert)
+    Ok(with_tx!(tx, conn => {
+        let inserted = sqlx::query_as::<_, MessageRecord>(insert)
             .bind(message.session_pk)
             .bind(message.sender.as_str())
             .bind(message.sender_admin_id)
             .bind(message.content)
             .bind(message.client_msg_id)
             .bind(message.created_at)
-            .fetch_optional(pool)
-            .await
-    })?;
-    if let Some(record) = inserted {
-        return Ok(Inserted::New(record));
-    }
-    let record = with_pool!(db, pool => {
-        sqlx::query_as::<_, MessageRecord>(existing)
-            .bind(message.session_pk)
-            .bind(message.client_msg_id)
-            .fetch_one(pool)
-            .await
-    })?;
-    Ok(Inserted::Repeat(record))
+            .fetch_optional(&mut *conn)
+            .await?;
+        match inserted {
+            Some(record) => Inserted::New(record),
+            None => Inserted::Repeat(
+                sqlx::query_as::<_, MessageRecord>(existing)
+                    .bind(message.session_pk)
+                    .bind(message.client_msg_id)
+                    .fetch_one(&mut *conn)
+                    .await?,
+            ),
+        }
+    }))
 }
 
 /// Messages of the session with primary key `session_pk` whose id is greater than `after`,
@@ -97,6 +96,48 @@ pub async fn list(
             .fetch_all(pool)
             .await
     })?)
+}
+
+/// The id of the session's newest message (0 when it has none).
+pub async fn last_id(db: &Db, session_pk: i64) -> Result<i64, StoreError> {
+    let id: Option<i64> = with_pool!(db, pool => {
+        sqlx::query_scalar("SELECT MAX(id) FROM messages WHERE session_id = $1")
+            .bind(session_pk)
+            .fetch_one(pool)
+            .await
+    })?;
+    Ok(id.unwrap_or(0))
+}
+
+/// Messages stored after `after` in the sessions `agent` holds, oldest first, with the
+/// session they belong to.
+pub async fn after_for_agent(
+    db: &Db,
+    agent: AdminId,
+    after: i64,
+) -> Result<Vec<(uuid::Uuid, String, MessageRecord)>, StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        session_uuid: uuid::Uuid,
+        client_name: String,
+        #[sqlx(flatten)]
+        message: MessageRecord,
+    }
+    let rows: Vec<Row> = with_pool!(db, pool => {
+        sqlx::query_as::<_, Row>(
+            "SELECT s.session_id AS session_uuid, c.name AS client_name, m.id, m.sender_type, m.content, m.created_at \
+             FROM messages m JOIN chat_sessions s ON s.id = m.session_id JOIN client_info c ON c.id = s.client_info_id \
+             WHERE s.assigned_admin_id = $1 AND s.state = 'HUMAN' AND m.id > $2 ORDER BY m.id LIMIT 10000",
+        )
+        .bind(agent)
+        .bind(after)
+        .fetch_all(pool)
+        .await
+    })?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.session_uuid, r.client_name, r.message))
+        .collect())
 }
 
 /// The latest `count` messages of a session, oldest first.

@@ -25,7 +25,24 @@ macro_rules! with_pool {
     };
 }
 
+/// Runs `$body` with `$conn` bound to the connection of the transaction `$tx` (a `&mut Tx`).
+macro_rules! with_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::store::Tx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::store::Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
+
 pub mod admins;
+pub mod bus_payloads;
 pub mod messages;
 pub mod refresh_tokens;
 pub mod sessions;
@@ -84,7 +101,33 @@ fn is_sqlite_busy(code: Option<&str>) -> bool {
         .is_some_and(|c| matches!(c & 0xff, 5 | 6))
 }
 
+/// A write transaction. Changes that other parties must hear about are made in one, and their
+/// events are published with it (see `realtime::Bus::commit`).
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(tx) => tx.commit().await?,
+            Self::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+}
+
 impl Db {
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), so a transaction that reads before it writes cannot fail to upgrade.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Self::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
     /// Opens a pool for `url` (`sqlite:` or `postgres://`). SQLite files are created when
     /// missing and run in WAL mode with a busy timeout and foreign keys on.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {

@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Db, StoreError};
+use super::{Db, StoreError, Tx};
 use crate::domain::client_info::NewClientInfo;
 use crate::domain::session::{AdminId, SessionState, SessionStatus};
 
@@ -140,11 +140,11 @@ const HAND_OFF: &str = "UPDATE chat_sessions SET state = 'HUMAN', assigned_admin
 /// Moves an assistant session into the human queue, stamped with `now` as its place in line.
 /// `None`: the session is not with the assistant (already handed off, closed, or unknown).
 pub async fn hand_off(
-    db: &Db,
+    tx: &mut Tx,
     session_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionRecord>, StoreError> {
-    update_then_read(db, HAND_OFF, None, now, session_id).await
+    update_then_read(tx, HAND_OFF, None, now, session_id).await
 }
 
 /// SQLite serialises writers, so the plain conditional UPDATE is atomic.
@@ -159,16 +159,16 @@ const CLAIM_POSTGRES: &str = "UPDATE chat_sessions SET state = 'HUMAN', assigned
 /// Assigns the session to `agent` if nobody holds it and it is open. `None`: someone else won,
 /// it is closed, or it does not exist.
 pub async fn claim(
-    db: &Db,
+    tx: &mut Tx,
     session_id: Uuid,
     agent: AdminId,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionRecord>, StoreError> {
-    let sql = match db {
-        Db::Sqlite(_) => CLAIM_SQLITE,
-        Db::Postgres(_) => CLAIM_POSTGRES,
+    let sql = match tx {
+        Tx::Sqlite(_) => CLAIM_SQLITE,
+        Tx::Postgres(_) => CLAIM_POSTGRES,
     };
-    update_then_read(db, sql, Some(agent), now, session_id).await
+    update_then_read(tx, sql, Some(agent), now, session_id).await
 }
 
 const CLOSE: &str = "UPDATE chat_sessions SET state = 'CLOSED', closed_at = $2, updated_at = $2 \
@@ -177,12 +177,12 @@ const CLOSE: &str = "UPDATE chat_sessions SET state = 'CLOSED', closed_at = $2, 
 
 /// Closes the session if it is open and `agent` holds it (or nobody does).
 pub async fn close(
-    db: &Db,
+    tx: &mut Tx,
     session_id: Uuid,
     agent: AdminId,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionRecord>, StoreError> {
-    update_then_read(db, CLOSE, Some(agent), now, session_id).await
+    update_then_read(tx, CLOSE, Some(agent), now, session_id).await
 }
 
 /// The holder puts the session back in the queue; it keeps its original place in line (a
@@ -191,12 +191,12 @@ const RELEASE: &str = "UPDATE chat_sessions SET assigned_admin_id = NULL, queued
     updated_at = $2 WHERE session_id = $3 AND state = 'HUMAN' AND assigned_admin_id = $1 RETURNING id";
 
 pub async fn release(
-    db: &Db,
+    tx: &mut Tx,
     session_id: Uuid,
     agent: AdminId,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionRecord>, StoreError> {
-    update_then_read(db, RELEASE, Some(agent), now, session_id).await
+    update_then_read(tx, RELEASE, Some(agent), now, session_id).await
 }
 
 /// The holder hands the session back to the assistant.
@@ -204,19 +204,19 @@ const RETURN_TO_AI: &str = "UPDATE chat_sessions SET state = 'AI', assigned_admi
     updated_at = $2 WHERE session_id = $3 AND state = 'HUMAN' AND assigned_admin_id = $1 RETURNING id";
 
 pub async fn return_to_ai(
-    db: &Db,
+    tx: &mut Tx,
     session_id: Uuid,
     agent: AdminId,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionRecord>, StoreError> {
-    update_then_read(db, RETURN_TO_AI, Some(agent), now, session_id).await
+    update_then_read(tx, RETURN_TO_AI, Some(agent), now, session_id).await
 }
 
-/// How many sessions wait for an agent.
-pub async fn queue_size(db: &Db) -> Result<usize, StoreError> {
-    let count: i64 = with_pool!(db, pool => {
+/// How many sessions wait for an agent, as seen inside `tx`.
+pub async fn queue_size(tx: &mut Tx) -> Result<usize, StoreError> {
+    let count: i64 = with_tx!(tx, conn => {
         sqlx::query_scalar("SELECT COUNT(*) FROM chat_sessions WHERE state = 'HUMAN' AND assigned_admin_id IS NULL")
-            .fetch_one(pool)
+            .fetch_one(&mut *conn)
             .await
     })?;
     Ok(usize::try_from(count).unwrap_or(0))
@@ -238,32 +238,29 @@ pub async fn queue_position(db: &Db, session_id: Uuid) -> Result<Option<usize>, 
 }
 
 /// Runs a conditional UPDATE binding `($1 agent, $2 now, $3 session_id)` that returns the row id,
-/// and reads the updated session in the same transaction.
+/// and reads the updated session, inside `tx`.
 async fn update_then_read(
-    db: &Db,
+    tx: &mut Tx,
     update: &'static str,
     agent: Option<AdminId>,
     now: DateTime<Utc>,
     session_id: Uuid,
 ) -> Result<Option<SessionRecord>, StoreError> {
-    with_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+    with_tx!(tx, conn => {
         let id: Option<i64> = sqlx::query_scalar(update)
             .bind(agent)
             .bind(now)
             .bind(session_id)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?;
-        let record = match id {
-            Some(id) => Some(
+        match id {
+            Some(id) => Ok(Some(
                 sqlx::query_as::<_, SessionRecord>(BY_ID)
                     .bind(id)
-                    .fetch_one(&mut *tx)
+                    .fetch_one(&mut *conn)
                     .await?,
-            ),
-            None => None,
-        };
-        tx.commit().await?;
-        Ok(record)
+            )),
+            None => Ok(None),
+        }
     })
 }

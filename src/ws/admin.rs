@@ -1,6 +1,7 @@
-//! The agent's socket, `/ws/admin?token=<access token>`: `connected` with the queue on open,
-//! then claims, messages, closes and queue requests in; queue changes and customer messages out.
-//! An agent may have several sockets (tabs); each gets every event.
+//! The agent's socket, `/ws/admin?token=<access token>[&after=<message id>]`: `connected` with
+//! the queue on open (then, when resuming, every message stored after `after` in the sessions the
+//! agent holds), then claims, messages, closes and queue requests in; queue changes and customer
+//! messages out. An agent may have several sockets (tabs); each gets every event.
 
 use std::collections::HashMap;
 
@@ -9,7 +10,7 @@ use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::response::Response;
 
 use super::protocol::{AgentEvent, AgentFrame, FrameError, QueuedSession, close};
-use super::socket::{close_now, drive};
+use super::socket::{Opening, close_now, drive};
 use crate::app::AppState;
 use crate::auth::extractor::authenticate;
 use crate::chat;
@@ -24,7 +25,9 @@ pub async fn upgrade(
 ) -> Response {
     let tasks = state.tasks.clone();
     let token = query.get("token").cloned().unwrap_or_default();
-    super::configure(ws).on_upgrade(move |socket| tasks.track_future(run(socket, state, token)))
+    let after = super::resume_point(&query);
+    super::configure(ws)
+        .on_upgrade(move |socket| tasks.track_future(run(socket, state, token, after)))
 }
 
 async fn queue_frame(state: &AppState) -> Result<(usize, Vec<QueuedSession>), ApiError> {
@@ -32,7 +35,7 @@ async fn queue_frame(state: &AppState) -> Result<(usize, Vec<QueuedSession>), Ap
     Ok((queue.len(), queue.iter().map(QueuedSession::from).collect()))
 }
 
-async fn run(socket: WebSocket, state: AppState, token: String) {
+async fn run(socket: WebSocket, state: AppState, token: String, after: Option<i64>) {
     let admin = match authenticate(&state, &token).await {
         Ok(admin) => admin,
         Err(ApiError::Unavailable(_)) => {
@@ -52,30 +55,57 @@ async fn run(socket: WebSocket, state: AppState, token: String) {
             .await;
         }
     };
-    serve(socket, state, admin).await;
+    serve(socket, state, admin, after).await;
 }
 
-#[tracing::instrument(name = "agent_socket", skip_all, fields(admin_id = admin.id))]
-async fn serve(socket: WebSocket, state: AppState, admin: AdminRecord) {
-    let (peer, outbound) = Peer::new();
-    // `connected` must be the first frame, so the socket joins the hub only after it is queued;
-    // a queue change in between is caught by reading the queue again.
-    let seen = match queue_frame(&state).await {
-        Ok((queue_size, queued_sessions)) => {
-            let seen: Vec<_> = queued_sessions.iter().map(|q| q.session_id).collect();
-            peer.send(
-                AgentEvent::Connected {
-                    message: format!("Connected as {}", admin.username),
-                    admin_id: admin.id,
-                    queue_size,
-                    queued_sessions,
+/// `connected` with the queue, and the replay when resuming.
+async fn opening(
+    state: &AppState,
+    admin: &AdminRecord,
+    after: Option<i64>,
+) -> Result<Opening, ApiError> {
+    let (queue_size, queued_sessions) = queue_frame(state).await?;
+    let mut opening = Opening::default();
+    opening.frames.push(
+        AgentEvent::Connected {
+            message: format!("Connected as {}", admin.username),
+            admin_id: admin.id,
+            queue_size,
+            queued_sessions,
+        }
+        .to_frame(),
+    );
+    if let Some(after) = after {
+        for (session_id, client_name, message) in
+            store::messages::after_for_agent(&state.db, admin.id, after).await?
+        {
+            opening.frames.push(
+                AgentEvent::Message {
+                    id: message.id,
+                    session_id,
+                    content: message.content,
+                    sender_type: message.sender_type,
+                    client_name,
+                    created_at: message.created_at,
                 }
                 .to_frame(),
             );
-            seen
+            opening.replayed.insert(message.id);
         }
+    }
+    Ok(opening)
+}
+
+#[tracing::instrument(name = "agent_socket", skip_all, fields(admin_id = admin.id))]
+async fn serve(socket: WebSocket, state: AppState, admin: AdminRecord, after: Option<i64>) {
+    // Join the hub first, so nothing published while the opening is read is missed; a queue
+    // update queued meanwhile merely repeats what `connected` says.
+    let (peer, outbound) = Peer::new();
+    let _registration = state.hub.register_agent(admin.id, &peer);
+    let opening = match opening(&state, &admin, after).await {
+        Ok(opening) => opening,
         Err(err) => {
-            tracing::warn!(error = %err, "cannot read the queue for a new agent socket");
+            tracing::warn!(error = %err, "cannot open an agent socket");
             return close_now(
                 socket,
                 close::TRY_AGAIN_LATER,
@@ -84,18 +114,6 @@ async fn serve(socket: WebSocket, state: AppState, admin: AdminRecord) {
             .await;
         }
     };
-    let _registration = state.hub.register_agent(admin.id, &peer);
-    if let Ok((queue_size, queued_sessions)) = queue_frame(&state).await
-        && queued_sessions.iter().map(|q| q.session_id).ne(seen)
-    {
-        peer.send(
-            AgentEvent::QueueUpdate {
-                queue_size,
-                queued_sessions,
-            }
-            .to_frame(),
-        );
-    }
     tracing::debug!("agent socket open");
 
     let reply_peer = peer.clone();
@@ -104,6 +122,7 @@ async fn serve(socket: WebSocket, state: AppState, admin: AdminRecord) {
         socket,
         peer.clone(),
         outbound,
+        opening,
         state.shutdown.clone(),
         |text| {
             let state = state.clone();
@@ -156,18 +175,7 @@ async fn handle(state: &AppState, agent: i64, peer: &Peer, text: &str) {
             client_msg_id,
         } => chat::agent_message(state, session_id, agent, peer.id, &content, client_msg_id)
             .await
-            .map(|receipt| {
-                if let Some(client_msg_id) = receipt.client_msg_id {
-                    peer.send(
-                        AgentEvent::Ack {
-                            client_msg_id,
-                            id: receipt.id,
-                            created_at: receipt.created_at,
-                        }
-                        .to_frame(),
-                    );
-                }
-            }),
+            .map(drop),
     };
     if let Err(err) = result {
         peer.send(AgentEvent::error(&FrameError::from(&err)).to_frame());

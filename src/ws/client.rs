@@ -1,40 +1,95 @@
-//! The customer's socket, `/ws/client/{session_id}`: `connected` on open, then messages,
-//! hand-off requests and typing in; replies and session events out. Several sockets (tabs) may
-//! share a session; each gets every event.
+//! The customer's socket, `/ws/client/{session_id}[?after=<message id>]`: `connected` on open
+//! (then, when resuming, every message stored after `after`), then messages, hand-off requests
+//! and typing in; replies and session events out. Several sockets (tabs) may share a session;
+//! each gets every event.
+
+use std::collections::HashMap;
 
 use axum::extract::ws::WebSocket;
-use axum::extract::{Path, State, WebSocketUpgrade};
+use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::response::Response;
 use uuid::Uuid;
 
 use super::protocol::{ClientEvent, ClientFrame, FrameError, close};
-use super::socket::{close_now, drive};
+use super::socket::{Opening, close_now, drive};
 use crate::app::AppState;
 use crate::chat;
 use crate::domain::session::SessionStatus;
+use crate::error::ApiError;
 use crate::realtime::Peer;
-use crate::store;
+use crate::store::{self, StoreError, sessions::SessionRecord};
 
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     Path(session_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
     State(state): State<AppState>,
 ) -> Response {
     let tasks = state.tasks.clone();
+    let after = super::resume_point(&query);
     super::configure(ws)
-        .on_upgrade(move |socket| tasks.track_future(run(socket, state, session_id)))
+        .on_upgrade(move |socket| tasks.track_future(run(socket, state, session_id, after)))
+}
+
+/// `connected`, the replay (when resuming), and where the session stands.
+async fn opening(
+    state: &AppState,
+    session: &SessionRecord,
+    after: Option<i64>,
+) -> Result<(Opening, i64), StoreError> {
+    let session_id = session.session_id;
+    let mut opening = Opening::default();
+    opening.frames.push(
+        ClientEvent::Connected {
+            message: "Connected to support chat".into(),
+            session_id,
+            state: session.state,
+        }
+        .to_frame(),
+    );
+    let mut last_message_id = store::messages::last_id(&state.db, session.id).await?;
+    if let Some(after) = after {
+        let missed = store::messages::list(&state.db, session.id, after, i64::MAX).await?;
+        for message in &missed {
+            opening
+                .frames
+                .push(ClientEvent::message(session_id, message, None).to_frame());
+            opening.replayed.insert(message.id);
+            last_message_id = last_message_id.max(message.id);
+        }
+    }
+    match session.status() {
+        SessionStatus::Closed => opening.frames.push(
+            ClientEvent::SessionClosed {
+                message: "This conversation has been closed.".into(),
+                session_id,
+            }
+            .to_frame(),
+        ),
+        SessionStatus::Waiting => {
+            if let Some(position) = store::sessions::queue_position(&state.db, session_id).await? {
+                opening
+                    .frames
+                    .push(ClientEvent::waiting(session_id, position).to_frame());
+            }
+        }
+        SessionStatus::Assigned(_) | SessionStatus::Ai => {}
+    }
+    Ok((opening, last_message_id))
 }
 
 #[tracing::instrument(name = "client_socket", skip_all, fields(session_id = %raw_id))]
-async fn run(socket: WebSocket, state: AppState, raw_id: String) {
+async fn run(socket: WebSocket, state: AppState, raw_id: String, after: Option<i64>) {
     let Ok(session_id) = Uuid::parse_str(&raw_id) else {
         return close_now(socket, close::SESSION_NOT_FOUND, "Session not found").await;
     };
+    let unavailable =
+        |err: &dyn std::fmt::Display| tracing::warn!(error = %err, "cannot open client socket");
     let session = match store::sessions::find(&state.db, session_id).await {
         Ok(Some(session)) => session,
         Ok(None) => return close_now(socket, close::SESSION_NOT_FOUND, "Session not found").await,
         Err(err) => {
-            tracing::warn!(error = %err, "cannot open client socket");
+            unavailable(&err);
             return close_now(
                 socket,
                 close::TRY_AGAIN_LATER,
@@ -44,40 +99,32 @@ async fn run(socket: WebSocket, state: AppState, raw_id: String) {
         }
     };
 
+    // Join the hub before reading what to replay: a message stored in between is both replayed
+    // and queued, and the writer drops the queued copy.
     let (peer, outbound) = Peer::new();
-    peer.send(
-        ClientEvent::Connected {
-            message: "Connected to support chat".into(),
-            session_id,
-            state: session.state,
+    let registration = state.hub.register_client(session_id, &peer, 0);
+    let (opening, last_message_id) = match opening(&state, &session, after).await {
+        Ok(opening) => opening,
+        Err(err) => {
+            unavailable(&err);
+            return close_now(
+                socket,
+                close::TRY_AGAIN_LATER,
+                "Service unavailable, retry shortly",
+            )
+            .await;
         }
-        .to_frame(),
-    );
-    let _registration = state.hub.register_client(session_id, &peer);
-    match session.status() {
-        SessionStatus::Closed => peer.send(
-            ClientEvent::SessionClosed {
-                message: "This conversation has been closed.".into(),
-                session_id,
-            }
-            .to_frame(),
-        ),
-        SessionStatus::Waiting => {
-            if let Ok(Some(position)) = store::sessions::queue_position(&state.db, session_id).await
-            {
-                peer.send(ClientEvent::waiting(session_id, position).to_frame());
-            }
-        }
-        SessionStatus::Assigned(_) | SessionStatus::Ai => {}
-    }
+    };
+    state.hub.saw_message(session_id, last_message_id);
     tracing::debug!("client socket open");
 
     let reply_peer = peer.clone();
     let error_peer = peer.clone();
     drive(
         socket,
-        peer.clone(),
+        peer,
         outbound,
+        opening,
         state.shutdown.clone(),
         |text| {
             let state = state.clone();
@@ -87,6 +134,7 @@ async fn run(socket: WebSocket, state: AppState, raw_id: String) {
         move |err| error_peer.send(ClientEvent::error(err).to_frame()),
     )
     .await;
+    drop(registration);
     tracing::debug!("client socket closed");
 }
 
@@ -95,27 +143,13 @@ async fn handle(state: &AppState, session_id: Uuid, peer: &Peer, text: &str) {
         Ok(frame) => frame,
         Err(err) => return peer.send(ClientEvent::error(&err).to_frame()),
     };
-    let result = match frame {
+    let result: Result<(), ApiError> = match frame {
         ClientFrame::Message {
             content,
             client_msg_id,
-        } => {
-            let ack = |receipt: &chat::MessageReceipt| {
-                if let Some(client_msg_id) = receipt.client_msg_id.clone() {
-                    peer.send(
-                        ClientEvent::Ack {
-                            client_msg_id,
-                            id: receipt.id,
-                            created_at: receipt.created_at,
-                        }
-                        .to_frame(),
-                    );
-                }
-            };
-            chat::client_message(state, session_id, peer.id, &content, client_msg_id, ack)
-                .await
-                .map(drop)
-        }
+        } => chat::client_message(state, session_id, peer.id, &content, client_msg_id)
+            .await
+            .map(drop),
         ClientFrame::RequestHuman => chat::request_human(state, session_id).await,
         ClientFrame::Typing => chat::client_typing(state, session_id).await,
     };

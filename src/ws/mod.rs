@@ -19,6 +19,14 @@ pub fn router() -> Router<AppState> {
         .route("/ws/admin", get(admin::upgrade))
 }
 
+/// The `after` query parameter: the id of the last message the client has, to resume from.
+fn resume_point(query: &std::collections::HashMap<String, String>) -> Option<i64> {
+    query
+        .get("after")
+        .and_then(|raw| raw.trim().parse().ok())
+        .filter(|id: &i64| *id >= 0)
+}
+
 /// Small buffers and a 64 KiB message cap: tungstenite's defaults cost ~134 KiB per idle socket.
 fn configure(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
     upgrade

@@ -2,10 +2,11 @@
 //! reader loop hands each text frame to a handler. Both stop when the socket closes, when the
 //! hub kicks it (slow consumer), or at shutdown, when a Close frame (1001) is sent first.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -27,12 +28,22 @@ pub async fn close_now(mut socket: WebSocket, code: u16, reason: &'static str) {
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(frame)).await;
 }
 
+/// The frames a socket starts with: its `connected` event and any replayed messages, sent
+/// before anything from its queue. Queued frames carrying a replayed message are skipped, so a
+/// resumed socket sees each message exactly once.
+#[derive(Default)]
+pub struct Opening {
+    pub frames: Vec<Utf8Bytes>,
+    pub replayed: HashSet<i64>,
+}
+
 /// Runs the socket until it ends. `on_text` handles each text frame; `on_error` turns a frame
 /// the socket cannot take (binary) into an error event for the peer.
 pub async fn drive<H, F>(
     socket: WebSocket,
     peer: Peer,
     outbound: mpsc::Receiver<Outbound>,
+    opening: Opening,
     shutdown: CancellationToken,
     mut on_text: H,
     on_error: impl Fn(&FrameError),
@@ -41,7 +52,13 @@ pub async fn drive<H, F>(
     F: Future<Output = ()>,
 {
     let (sink, mut stream) = socket.split();
-    let writer = tokio::spawn(write(sink, outbound, peer.kicked.clone(), shutdown.clone()));
+    let writer = tokio::spawn(write(
+        sink,
+        outbound,
+        opening,
+        peer.kicked.clone(),
+        shutdown.clone(),
+    ));
     loop {
         let next = tokio::select! {
             next = stream.next() => next,
@@ -95,9 +112,16 @@ fn is_too_big(err: &axum::Error) -> bool {
 async fn write(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut outbound: mpsc::Receiver<Outbound>,
+    opening: Opening,
     kicked: CancellationToken,
     shutdown: CancellationToken,
 ) {
+    for frame in opening.frames {
+        if sink.send(Message::Text(frame)).await.is_err() {
+            kicked.cancel();
+            return;
+        }
+    }
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await;
     let close_with = |code: u16, reason: &'static str| {
@@ -112,7 +136,8 @@ async fn write(
             () = shutdown.cancelled() => close_with(close::GOING_AWAY, "server shutting down"),
             () = kicked.cancelled() => close_with(close::POLICY, "too slow: outbound queue full"),
             next = outbound.recv() => match next {
-                Some(Outbound::Text(text)) => Message::Text(text),
+                Some(Outbound::Text(_, Some(id))) if opening.replayed.contains(&id) => continue,
+                Some(Outbound::Text(text, _)) => Message::Text(text),
                 Some(Outbound::Close(code, reason)) => close_with(code, reason),
                 None => break,
             },

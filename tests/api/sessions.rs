@@ -276,9 +276,9 @@ async fn history_is_oldest_first_with_sender_types_and_pages() {
             client_msg_id: None,
             created_at: Utc::now(),
         };
-        store::messages::insert(&app.state.db, &message)
-            .await
-            .unwrap();
+        let mut tx = app.state.db.begin().await.unwrap();
+        store::messages::insert(&mut tx, &message).await.unwrap();
+        tx.commit().await.unwrap();
     }
 
     let history = expect_json(
