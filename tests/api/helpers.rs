@@ -26,6 +26,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub state: AppState,
+    /// The database this server uses (another node can be started on it).
+    pub database_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     postgres: Option<PostgresDatabase>,
@@ -121,9 +123,11 @@ pub async fn spawn_app() -> TestApp {
 /// Starts a server with the test defaults plus `vars` (environment-style settings).
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
+    // A test that names its own database gets no fresh one.
+    let own_database = vars.iter().any(|(key, _)| *key == "DATABASE_URL");
     let postgres = match postgres_server() {
-        Some(server) => Some(PostgresDatabase::create(&server).await),
-        None => None,
+        Some(server) if !own_database => Some(PostgresDatabase::create(&server).await),
+        _ => None,
     };
     let database_url = match &postgres {
         Some(db) => db.url(),
@@ -144,6 +148,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         Settings::from_lookup(|key| env.get(key).cloned()).expect("test settings are valid");
     let app = Application::build(settings).await.expect("server starts");
     let address = format!("http://{}", app.local_addr());
+    let database_url = env["DATABASE_URL"].clone();
     let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async {
@@ -156,6 +161,7 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
             .build()
             .unwrap(),
         state,
+        database_url,
         shutdown: Some(tx),
         server: Some(server),
         postgres,
@@ -164,6 +170,11 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
 }
 
 impl TestApp {
+    /// A second server on the same database: another node of the cluster.
+    pub async fn spawn_node(&self) -> TestApp {
+        spawn_app_with(&[("DATABASE_URL", &self.database_url)]).await
+    }
+
     /// Signals the server to shut down, as SIGTERM would.
     pub fn shut_down(&mut self) {
         if let Some(tx) = self.shutdown.take() {

@@ -5,6 +5,7 @@ mod admin;
 mod assistant;
 mod auth;
 mod cli;
+mod cluster;
 mod docs;
 mod fake_gemini;
 mod health;

@@ -412,14 +412,14 @@ async fn waiting_customers_learn_their_position_as_the_queue_moves() {
     let first = app.queued_session().await;
     let second = app.queued_session().await;
     let (mut second_ws, _) = app.client_ws(&second).await;
-    assert_eq!(second_ws.expect_next("waiting").await["queue_position"], 2);
+    assert_eq!(second_ws.expect("waiting").await["queue_position"], 2);
 
     // Messages while queued are stored, reach the agents, and are answered with the position.
     let (mut console, _) = app.admin_ws(&agent.access).await;
     second_ws
         .send_json(json!({"content": "Hello? Anyone?"}))
         .await;
-    assert_eq!(second_ws.expect_next("waiting").await["queue_position"], 2);
+    assert_eq!(second_ws.expect("waiting").await["queue_position"], 2);
     let seen = console.expect("message").await;
     assert_eq!(seen["session_id"], second);
     assert_eq!(seen["client_name"], "John Doe");

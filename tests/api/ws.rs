@@ -38,10 +38,7 @@ impl TestApp {
     }
 
     pub async fn raw_ws(&self, path: &str) -> WsClient {
-        let (stream, _) = connect_async(self.ws_url(path))
-            .await
-            .expect("websocket handshake");
-        WsClient { stream }
+        WsClient::connect(&self.ws_url(path)).await
     }
 }
 
@@ -53,6 +50,11 @@ pub enum Incoming {
 }
 
 impl WsClient {
+    pub async fn connect(url: &str) -> WsClient {
+        let (stream, _) = connect_async(url).await.expect("websocket handshake");
+        WsClient { stream }
+    }
+
     pub async fn send_json(&mut self, value: Value) {
         self.send_text(&value.to_string()).await;
     }
