@@ -86,7 +86,10 @@ impl From<sqlx::Error> for StoreError {
                 // PostgreSQL names the constraint; SQLite puts the index in the message.
                 Self::Duplicate(db.constraint().unwrap_or(db.message()).to_owned())
             }
-            sqlx::Error::Database(db) if is_sqlite_busy(db.code().as_deref()) => {
+            sqlx::Error::Database(db)
+                if is_sqlite_busy(db.code().as_deref())
+                    || is_postgres_unavailable(db.code().as_deref()) =>
+            {
                 Self::Unavailable(err)
             }
             _ => Self::Other(err),
@@ -116,6 +119,12 @@ impl Tx {
         }
         Ok(())
     }
+}
+
+/// PostgreSQL's connection exceptions (class 08) and shutdown states (57P01 admin shutdown,
+/// 57P02 crash shutdown, 57P03 cannot connect now): the server is going or not there yet.
+fn is_postgres_unavailable(code: Option<&str>) -> bool {
+    code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
 }
 
 impl Db {
@@ -207,5 +216,8 @@ mod tests {
         assert!(super::is_sqlite_busy(Some("6")));
         assert!(!super::is_sqlite_busy(Some("19"))); // SQLITE_CONSTRAINT
         assert!(!super::is_sqlite_busy(None));
+        assert!(super::is_postgres_unavailable(Some("57P01")));
+        assert!(super::is_postgres_unavailable(Some("08006")));
+        assert!(!super::is_postgres_unavailable(Some("23505")));
     }
 }

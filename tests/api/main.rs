@@ -10,6 +10,7 @@ mod docs;
 mod fake_gemini;
 mod health;
 mod helpers;
+mod outage;
 mod realtime;
 mod sessions;
 mod socket_input;
