@@ -116,28 +116,25 @@ async fn serve(socket: WebSocket, state: AppState, admin: AdminRecord, after: Op
     };
     tracing::debug!("agent socket open");
 
-    let reply_peer = peer.clone();
-    let error_peer = peer.clone();
+    let admin_id = admin.id;
     drive(
         socket,
         peer.clone(),
         outbound,
         opening,
         state.shutdown.clone(),
-        |text| {
+        |frame| {
             let state = state.clone();
-            let peer = reply_peer.clone();
-            let admin_id = admin.id;
-            async move { handle(&state, admin_id, &peer, &text).await }
+            let peer = peer.clone();
+            async move { handle(&state, admin_id, &peer, frame).await }
         },
-        move |err| error_peer.send(AgentEvent::error(err).to_frame()),
     )
     .await;
     tracing::debug!("agent socket closed");
 }
 
-async fn handle(state: &AppState, agent: i64, peer: &Peer, text: &str) {
-    let frame = match AgentFrame::parse(text) {
+async fn handle(state: &AppState, agent: i64, peer: &Peer, frame: Result<String, FrameError>) {
+    let frame = match frame.and_then(|text| AgentFrame::parse(&text)) {
         Ok(frame) => frame,
         Err(err) => return peer.send(AgentEvent::error(&err).to_frame()),
     };

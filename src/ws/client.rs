@@ -118,28 +118,30 @@ async fn run(socket: WebSocket, state: AppState, raw_id: String, after: Option<i
     state.hub.saw_message(session_id, last_message_id);
     tracing::debug!("client socket open");
 
-    let reply_peer = peer.clone();
-    let error_peer = peer.clone();
     drive(
         socket,
-        peer,
+        peer.clone(),
         outbound,
         opening,
         state.shutdown.clone(),
-        |text| {
+        |frame| {
             let state = state.clone();
-            let peer = reply_peer.clone();
-            async move { handle(&state, session_id, &peer, &text).await }
+            let peer = peer.clone();
+            async move { handle(&state, session_id, &peer, frame).await }
         },
-        move |err| error_peer.send(ClientEvent::error(err).to_frame()),
     )
     .await;
     drop(registration);
     tracing::debug!("client socket closed");
 }
 
-async fn handle(state: &AppState, session_id: Uuid, peer: &Peer, text: &str) {
-    let frame = match ClientFrame::parse(text) {
+async fn handle(
+    state: &AppState,
+    session_id: Uuid,
+    peer: &Peer,
+    frame: Result<String, FrameError>,
+) {
+    let frame = match frame.and_then(|text| ClientFrame::parse(&text)) {
         Ok(frame) => frame,
         Err(err) => return peer.send(ClientEvent::error(&err).to_frame()),
     };

@@ -37,18 +37,17 @@ pub struct Opening {
     pub replayed: HashSet<i64>,
 }
 
-/// Runs the socket until it ends. `on_text` handles each text frame; `on_error` turns a frame
-/// the socket cannot take (binary) into an error event for the peer.
+/// Runs the socket until it ends. `on_frame` handles each text frame, or the error for a frame
+/// the socket cannot take (binary).
 pub async fn drive<H, F>(
     socket: WebSocket,
     peer: Peer,
     outbound: mpsc::Receiver<Outbound>,
     opening: Opening,
     shutdown: CancellationToken,
-    mut on_text: H,
-    on_error: impl Fn(&FrameError),
+    mut on_frame: H,
 ) where
-    H: FnMut(String) -> F,
+    H: FnMut(Result<String, FrameError>) -> F,
     F: Future<Output = ()>,
 {
     let (sink, mut stream) = socket.split();
@@ -66,10 +65,12 @@ pub async fn drive<H, F>(
             () = shutdown.cancelled() => break,
         };
         match next {
-            Some(Ok(Message::Text(text))) => on_text(text.to_string()).await,
-            Some(Ok(Message::Binary(_))) => on_error(&FrameError::bad_request(
-                "Binary frames are not supported; send JSON text",
-            )),
+            Some(Ok(Message::Text(text))) => on_frame(Ok(text.to_string())).await,
+            Some(Ok(Message::Binary(_))) => {
+                let refused =
+                    FrameError::bad_request("Binary frames are not supported; send JSON text");
+                on_frame(Err(refused)).await;
+            }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             Some(Ok(Message::Close(_))) | None => break,
             Some(Err(err)) => {
