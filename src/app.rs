@@ -26,9 +26,9 @@ use tracing::Level;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::ai::{self, Assistant};
+use crate::ai::Assistant;
 use crate::auth::Tokens;
-use crate::chat::AssistantLocks;
+use crate::chat::AssistantTurns;
 use crate::config::Settings;
 use crate::realtime::{Bus, Hub};
 use crate::store::Db;
@@ -50,8 +50,8 @@ pub struct AppState {
     pub hub: Arc<Hub>,
     /// Where the use cases publish events.
     pub bus: Bus,
-    pub assistant: Arc<dyn Assistant>,
-    pub assistant_locks: Arc<AssistantLocks>,
+    pub assistant: Arc<Assistant>,
+    pub assistant_turns: Arc<AssistantTurns>,
     /// Cancelled at shutdown: every socket sends Close (1001) and stops.
     pub shutdown: CancellationToken,
     /// Socket and assistant tasks, awaited at shutdown.
@@ -66,7 +66,7 @@ impl AppState {
             settings.access_token_ttl,
             settings.refresh_token_ttl,
         );
-        let assistant = ai::from_settings(&settings)?;
+        let assistant = Arc::new(Assistant::from_settings(&settings)?);
         let shutdown = CancellationToken::new();
         let hub = Arc::new(Hub::new(db.clone()));
         let bus = Bus::start(&db, Arc::clone(&hub), shutdown.clone());
@@ -77,7 +77,7 @@ impl AppState {
             hub,
             bus,
             assistant,
-            assistant_locks: Arc::default(),
+            assistant_turns: Arc::default(),
             shutdown,
             tasks: TaskTracker::new(),
         })

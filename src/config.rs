@@ -64,6 +64,14 @@ pub const VARIABLES: &[&str] = &[
     "SYSTEM_PROMPT",
     "AI_TIMEOUT_SECONDS",
     "AI_HISTORY_MESSAGES",
+    "AI_MAX_RETRIES",
+    "AI_RETRY_BUDGET_SECONDS",
+    "AI_BREAKER_THRESHOLD",
+    "AI_BREAKER_COOLDOWN_SECONDS",
+    "AI_FAILURE_HANDOFF",
+    "AI_CALLS_PER_MINUTE",
+    "AI_MAX_REPLY_TOKENS",
+    "AI_GROUNDING_PASSAGES",
 ];
 
 /// Where the knowledge base is looked for when `KNOWLEDGE_BASE` is unset.
@@ -125,6 +133,26 @@ pub struct Settings {
     pub ai_timeout: Duration,
     /// `AI_HISTORY_MESSAGES`: how many recent messages the assistant sees. Default 20.
     pub ai_history_messages: usize,
+    /// `AI_MAX_RETRIES`: retries of a call answered 429/500/503/504 or not reached. Default 2.
+    pub ai_max_retries: u32,
+    /// `AI_RETRY_BUDGET_SECONDS`: no retry starts later than this after the first try.
+    /// Default 30.
+    pub ai_retry_budget: Duration,
+    /// `AI_BREAKER_THRESHOLD`: consecutive failed calls that open the circuit breaker, after
+    /// which calls fail fast. Default 5.
+    pub ai_breaker_threshold: u32,
+    /// `AI_BREAKER_COOLDOWN_SECONDS`: how long the breaker stays open before one probe call.
+    /// Default 30.
+    pub ai_breaker_cooldown: Duration,
+    /// `AI_FAILURE_HANDOFF`: queue the session for a human when the assistant failed twice in
+    /// a row. Default true.
+    pub ai_failure_handoff: bool,
+    /// `AI_CALLS_PER_MINUTE`: assistant replies one session may ask for per minute. Default 10.
+    pub ai_calls_per_minute: u32,
+    /// `AI_MAX_REPLY_TOKENS`: cap on the length of one reply, in tokens. Default 1024.
+    pub ai_max_reply_tokens: u32,
+    /// `AI_GROUNDING_PASSAGES`: knowledge-base passages given to an LLM per reply. Default 3.
+    pub ai_grounding_passages: usize,
 }
 
 /// A setting that could not be used, naming the variable.
@@ -277,6 +305,44 @@ impl Settings {
                 get("AI_HISTORY_MESSAGES"),
                 20,
                 1..=200,
+            )?,
+            ai_max_retries: parse_number("AI_MAX_RETRIES", get("AI_MAX_RETRIES"), 2, 0..=10)?,
+            ai_retry_budget: Duration::from_secs(parse_number(
+                "AI_RETRY_BUDGET_SECONDS",
+                get("AI_RETRY_BUDGET_SECONDS"),
+                30,
+                0..=600,
+            )?),
+            ai_breaker_threshold: parse_number(
+                "AI_BREAKER_THRESHOLD",
+                get("AI_BREAKER_THRESHOLD"),
+                5,
+                1..=1000,
+            )?,
+            ai_breaker_cooldown: Duration::from_secs(parse_number(
+                "AI_BREAKER_COOLDOWN_SECONDS",
+                get("AI_BREAKER_COOLDOWN_SECONDS"),
+                30,
+                1..=3600,
+            )?),
+            ai_failure_handoff: parse_bool("AI_FAILURE_HANDOFF", get("AI_FAILURE_HANDOFF"), true)?,
+            ai_calls_per_minute: parse_number(
+                "AI_CALLS_PER_MINUTE",
+                get("AI_CALLS_PER_MINUTE"),
+                10,
+                1..=10_000,
+            )?,
+            ai_max_reply_tokens: parse_number(
+                "AI_MAX_REPLY_TOKENS",
+                get("AI_MAX_REPLY_TOKENS"),
+                1024,
+                16..=65_536,
+            )?,
+            ai_grounding_passages: parse_number(
+                "AI_GROUNDING_PASSAGES",
+                get("AI_GROUNDING_PASSAGES"),
+                3,
+                0..=20,
             )?,
         })
     }

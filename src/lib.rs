@@ -15,6 +15,7 @@ pub mod chat;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod kb_cli;
 pub mod realtime;
 pub mod routes;
 pub mod telemetry;

@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 use switchboard::app::{Application, shutdown_signal};
 use switchboard::config::Settings;
-use switchboard::{admin_cli, telemetry};
+use switchboard::{admin_cli, kb_cli, telemetry};
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +36,21 @@ enum Command {
         password: Option<String>,
         #[arg(long)]
         full_name: Option<String>,
+    },
+    /// Inspect the knowledge base the assistant answers from.
+    Kb {
+        #[command(subcommand)]
+        command: KbCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KbCommand {
+    /// Print what was indexed; with --query, the passages a question retrieves and the offline
+    /// answer.
+    Check {
+        #[arg(long)]
+        query: Option<String>,
     },
 }
 
@@ -123,6 +138,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             )
             .await?;
             println!("created agent account {} (id {})", admin.username, admin.id);
+            Ok(())
+        }
+        Command::Kb {
+            command: KbCommand::Check { query },
+        } => {
+            print!("{}", kb_cli::check(&settings, query.as_deref())?);
             Ok(())
         }
     }

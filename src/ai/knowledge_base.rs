@@ -1,22 +1,30 @@
-//! The offline assistant: answers from a markdown knowledge base, ranked with BM25.
+//! The knowledge base: markdown articles, chunked into passages and indexed with BM25 at
+//! start-up. LLM providers get the best passages for a conversation in their instructions; the
+//! offline [`Responder`] answers with the best passage itself.
 //!
 //! A knowledge base is a markdown file, or a folder of them. Each heading is a question (or
-//! topic) and the text under it, up to the next heading, is its answer. A customer's message is
-//! matched against heading and answer together; headings count double. When the best entry is
-//! not a confident match, the responder says it does not know and offers a human.
+//! topic) and the text under it, up to the next heading, is its answer; a long answer is split
+//! at paragraph breaks into passages of at most [`MAX_PASSAGE_CHARS`], each keeping its heading.
+//! A customer's message is matched against heading and text together; headings count double.
+//! When the best passage is not a confident match, the responder says it does not know and
+//! offers a human.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use futures_util::future::BoxFuture;
 
-use super::{AiError, Assistant, AssistantRequest, Reply};
+use super::{AiError, AssistantRequest, Deltas, Provider, Reply};
 
 /// BM25 parameters (the usual defaults).
 const K1: f64 = 1.2;
 const B: f64 = 0.75;
-/// Share of the question's meaningful words that the best entry must contain.
+/// Share of the question's meaningful words that the best passage must contain.
 const MIN_COVERAGE: f64 = 0.34;
+/// Longest passage; longer answers are split at paragraph breaks (a single longer paragraph
+/// stays whole).
+pub const MAX_PASSAGE_CHARS: usize = 1200;
 
 /// Said when no entry matches well enough.
 pub const NOT_FOUND_REPLY: &str = "I'm not sure about that one, and I'd rather not guess. \
@@ -35,11 +43,11 @@ const STOPWORDS: &[&str] = &[
     "they", "he", "she", "us", "one", "not", "no", "yes", "ok", "okay",
 ];
 
-/// One question and its answer.
+/// One indexed passage: a heading and (part of) the text under it.
 #[derive(Debug, Clone)]
-pub struct Entry {
-    pub question: String,
-    pub answer: String,
+pub struct Passage {
+    pub heading: String,
+    pub text: String,
     pub source: PathBuf,
     terms: HashMap<String, f64>,
     length: f64,
@@ -48,7 +56,7 @@ pub struct Entry {
 /// An indexed knowledge base.
 #[derive(Debug, Clone, Default)]
 pub struct KnowledgeBase {
-    entries: Vec<Entry>,
+    entries: Vec<Passage>,
     document_frequency: HashMap<String, usize>,
     average_length: f64,
 }
@@ -73,6 +81,26 @@ fn stem(word: &str) -> String {
         }
     }
     word.to_owned()
+}
+
+/// Splits `text` at paragraph breaks into pieces of at most `max` characters (a longer single
+/// paragraph stays whole).
+fn chunks(text: &str, max: usize) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for paragraph in text.split("\n\n").map(str::trim).filter(|p| !p.is_empty()) {
+        if !current.is_empty() && current.chars().count() + paragraph.chars().count() + 2 > max {
+            out.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push_str("\n\n");
+        }
+        current.push_str(paragraph);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
 }
 
 /// Splits markdown into (heading, body) pairs; text before the first heading is ignored.
@@ -145,8 +173,16 @@ impl KnowledgeBase {
         )
     }
 
-    /// Indexes (question, answer, source) triples.
+    /// Indexes (heading, text, source) triples, splitting long texts into passages.
     pub fn index(documents: Vec<(String, String, PathBuf)>) -> Self {
+        let documents: Vec<(String, String, PathBuf)> = documents
+            .into_iter()
+            .flat_map(|(heading, text, source)| {
+                chunks(&text, MAX_PASSAGE_CHARS)
+                    .into_iter()
+                    .map(move |piece| (heading.clone(), piece, source.clone()))
+            })
+            .collect();
         let mut entries = Vec::with_capacity(documents.len());
         let mut document_frequency: HashMap<String, usize> = HashMap::new();
         for (question, answer, source) in documents {
@@ -162,9 +198,9 @@ impl KnowledgeBase {
                 *document_frequency.entry(term.clone()).or_default() += 1;
             }
             let length = counts.values().sum();
-            entries.push(Entry {
-                question,
-                answer,
+            entries.push(Passage {
+                heading: question,
+                text: answer,
                 source,
                 terms: counts,
                 length,
@@ -190,7 +226,7 @@ impl KnowledgeBase {
         self.entries.is_empty()
     }
 
-    pub fn entries(&self) -> &[Entry] {
+    pub fn passages(&self) -> &[Passage] {
         &self.entries
     }
 
@@ -200,7 +236,7 @@ impl KnowledgeBase {
         ((n - df + 0.5) / (df + 0.5) + 1.0).ln()
     }
 
-    fn bm25(&self, entry: &Entry, query: &[String]) -> f64 {
+    fn bm25(&self, entry: &Passage, query: &[String]) -> f64 {
         query
             .iter()
             .filter_map(|term| entry.terms.get(term).map(|tf| (term, tf)))
@@ -211,27 +247,48 @@ impl KnowledgeBase {
             .sum()
     }
 
-    /// The best entry for `question` if it is a confident match: it must contain at least a
-    /// third of the question's meaningful words.
-    pub fn best_match(&self, question: &str) -> Option<&Entry> {
-        let mut query = terms(question);
-        query.sort();
-        query.dedup();
-        if query.is_empty() {
-            return None;
-        }
-        let (entry, score) = self
+    /// Up to `limit` passages that share words with `query`, best first, with their scores.
+    pub fn ranked(&self, query: &str, limit: usize) -> Vec<(&Passage, f64)> {
+        let query = query_terms(query);
+        let mut scored: Vec<(&Passage, f64)> = self
             .entries
             .iter()
             .map(|e| (e, self.bm25(e, &query)))
-            .max_by(|a, b| a.1.total_cmp(&b.1))?;
+            .filter(|(_, score)| *score > 0.0)
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+        scored.truncate(limit);
+        scored
+    }
+
+    /// Up to `limit` passages relevant to `query`, best first.
+    pub fn search(&self, query: &str, limit: usize) -> Vec<&Passage> {
+        self.ranked(query, limit)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect()
+    }
+
+    /// The best passage for `question` if it is a confident match: it must contain at least a
+    /// third of the question's meaningful words.
+    pub fn best_match(&self, question: &str) -> Option<&Passage> {
+        let query = query_terms(question);
+        let (entry, _) = self.ranked(question, 1).into_iter().next()?;
         let covered = query
             .iter()
             .filter(|t| entry.terms.contains_key(*t))
             .count();
         let coverage = covered as f64 / query.len() as f64;
-        (score > 0.0 && coverage >= MIN_COVERAGE).then_some(entry)
+        (coverage >= MIN_COVERAGE).then_some(entry)
     }
+}
+
+/// The distinct meaningful terms of a query.
+fn query_terms(query: &str) -> Vec<String> {
+    let mut terms = terms(query);
+    terms.sort();
+    terms.dedup();
+    terms
 }
 
 /// Small talk that deserves a friendly answer rather than a search.
@@ -263,13 +320,13 @@ fn small_talk(question: &str) -> Option<&'static str> {
     }
 }
 
-/// The offline [`Assistant`].
+/// The offline [`Provider`]: answers with the best passage.
 pub struct Responder {
-    kb: KnowledgeBase,
+    kb: Arc<KnowledgeBase>,
 }
 
 impl Responder {
-    pub fn new(kb: KnowledgeBase) -> Self {
+    pub fn new(kb: Arc<KnowledgeBase>) -> Self {
         Self { kb }
     }
 
@@ -279,19 +336,24 @@ impl Responder {
             return reply.to_owned();
         }
         match self.kb.best_match(question) {
-            Some(entry) => entry.answer.clone(),
+            Some(passage) => passage.text.clone(),
             None => NOT_FOUND_REPLY.to_owned(),
         }
     }
 }
 
-impl Assistant for Responder {
+impl Provider for Responder {
     fn name(&self) -> &'static str {
         "knowledge_base"
     }
 
-    fn reply<'a>(&'a self, request: &'a AssistantRequest) -> BoxFuture<'a, Result<Reply, AiError>> {
-        Box::pin(async move { Ok(Reply::Text(self.answer(request.latest_question()))) })
+    fn call<'a>(
+        &'a self,
+        request: &'a AssistantRequest,
+        _deltas: &'a Deltas,
+    ) -> BoxFuture<'a, Result<Reply, AiError>> {
+        // The answer is ready at once: nothing to stream.
+        Box::pin(async move { Ok(Reply::text(self.answer(request.latest_question()))) })
     }
 }
 
@@ -316,7 +378,7 @@ mod tests {
     #[test]
     fn headings_split_entries() {
         let kb = kb();
-        let questions: Vec<&str> = kb.entries().iter().map(|e| e.question.as_str()).collect();
+        let questions: Vec<&str> = kb.passages().iter().map(|e| e.heading.as_str()).collect();
         assert_eq!(questions.len(), 5, "{questions:?}");
         assert_eq!(questions[1], "What are your opening hours?");
     }
@@ -337,9 +399,9 @@ mod tests {
                 .best_match(question)
                 .unwrap_or_else(|| panic!("no match for {question}"));
             assert!(
-                entry.question.contains(expected),
+                entry.heading.contains(expected),
                 "{question} -> {}",
-                entry.question
+                entry.heading
             );
         }
     }
@@ -350,7 +412,7 @@ mod tests {
         for question in ["do you sell bicycles", "what is the meaning of life", "???"] {
             assert!(kb.best_match(question).is_none(), "{question}");
         }
-        let responder = Responder::new(kb);
+        let responder = Responder::new(Arc::new(kb));
         assert_eq!(responder.answer("do you sell bicycles"), NOT_FOUND_REPLY);
         assert_eq!(responder.answer("Hello!"), GREETING_REPLY);
         assert!(responder.answer("When are you open?").contains("9:00"));
@@ -358,7 +420,7 @@ mod tests {
 
     #[test]
     fn the_shipped_sample_answers_common_questions() {
-        let responder = Responder::new(KnowledgeBase::sample());
+        let responder = Responder::new(Arc::new(KnowledgeBase::sample()));
         assert!(
             responder
                 .answer("How long does delivery take?")
@@ -379,6 +441,34 @@ mod tests {
             responder.answer("what's the weather on mars"),
             NOT_FOUND_REPLY
         );
+    }
+
+    #[test]
+    fn long_answers_become_passages_that_keep_their_heading() {
+        let paragraph = "Parcels travel by courier. ".repeat(20);
+        let long = format!(
+            "# Delivery\n{paragraph}\n\n{paragraph}\n\n{paragraph}\n\nAsk us about express options.\n"
+        );
+        let docs = sections(&long)
+            .into_iter()
+            .map(|(q, a)| (q, a, PathBuf::from("delivery.md")))
+            .collect();
+        let kb = KnowledgeBase::index(docs);
+        assert!(kb.len() >= 2, "{} passages", kb.len());
+        for passage in kb.passages() {
+            assert_eq!(passage.heading, "Delivery");
+            assert!(passage.text.chars().count() <= MAX_PASSAGE_CHARS);
+        }
+        let found = kb.search("express options", 3);
+        assert!(found[0].text.contains("express options"));
+    }
+
+    #[test]
+    fn search_ranks_passages_for_grounding() {
+        let kb = kb();
+        let found = kb.search("refund for shoes I returned", 2);
+        assert_eq!(found[0].heading, "Can I return an item?");
+        assert!(kb.search("zebra", 3).is_empty());
     }
 
     #[test]

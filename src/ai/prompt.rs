@@ -1,4 +1,7 @@
-//! The instructions sent with every assistant call.
+//! The instructions sent with every assistant call, and what the customer is told when the
+//! assistant cannot answer.
+
+use super::knowledge_base::Passage;
 
 /// Used when `SYSTEM_PROMPT` is not set.
 pub const DEFAULT_SYSTEM_PROMPT: &str = "You are the customer support assistant of this business, \
@@ -14,3 +17,39 @@ If you'd like, I can connect you with a human agent: just say \"talk to a human\
 /// Said when the conversation is handed to the queue.
 pub const HANDOFF_MESSAGE: &str = "I'm connecting you with a human agent. \
 Please stay on this page; someone will be with you shortly.";
+
+/// What the customer is told when the provider refused the exchange for safety reasons.
+pub const REFUSAL_REPLY: &str = "I'm sorry, I can't help with that here. \
+If you'd like, I can connect you with a human agent: just say \"talk to a human\".";
+
+/// The reason agents see when the session was queued because the assistant kept failing.
+pub const REPEATED_FAILURE_REASON: &str = "the assistant failed twice in a row";
+
+/// The system prompt followed by the knowledge-base passages the model must answer from.
+pub fn grounded_instruction(system_prompt: &str, passages: &[&Passage]) -> String {
+    let mut out = String::with_capacity(system_prompt.len() + 600 + passages.len() * 800);
+    out.push_str(system_prompt.trim_end());
+    out.push_str(
+        "\n\nAnswer questions about the business only from the knowledge-base passages below. \
+If they do not cover the question, say plainly that you are not sure and offer to connect the \
+customer with a human agent; never invent facts, prices or policies. Greetings and small talk \
+need no passage. If the customer asks for a person, or you cannot help them, call the \
+transfer_to_human tool with a short reason.\n",
+    );
+    if passages.is_empty() {
+        out.push_str("\nNo knowledge-base passage matches this conversation.\n");
+        return out;
+    }
+    out.push_str("\n<knowledge_base>\n");
+    for (n, passage) in passages.iter().enumerate() {
+        out.push_str(&format!(
+            "[{}] {} (source: {})\n{}\n\n",
+            n + 1,
+            passage.heading,
+            passage.source.display(),
+            passage.text
+        ));
+    }
+    out.push_str("</knowledge_base>\n");
+    out
+}

@@ -93,6 +93,7 @@ pub async fn client_message(
             sender_admin_id: None,
             content,
             client_msg_id: client_msg_id.as_deref(),
+            provider_data: None,
             created_at: Utc::now(),
         },
     )
@@ -130,9 +131,9 @@ pub async fn client_message(
 
     if status == SessionStatus::Ai {
         if asks_for_human(content) {
-            hand_off(state, session_id, None).await?;
+            hand_off(state, session_id, None, None).await?;
         } else {
-            assistant::spawn_reply(state, session_id);
+            assistant::answer(state, session_id, from).await?;
         }
     }
     Ok(receipt)
@@ -140,7 +141,7 @@ pub async fn client_message(
 
 /// The customer pressed "talk to a person".
 pub async fn request_human(state: &AppState, session_id: Uuid) -> Result<(), ApiError> {
-    hand_off(state, session_id, None).await.map(drop)
+    hand_off(state, session_id, None, None).await.map(drop)
 }
 
 /// An agent's message to the session it holds, sent from socket `from`.
@@ -163,6 +164,7 @@ pub async fn agent_message(
             sender_admin_id: Some(agent),
             content,
             client_msg_id: client_msg_id.as_deref(),
+            provider_data: None,
             created_at: Utc::now(),
         },
     )

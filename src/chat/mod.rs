@@ -8,7 +8,7 @@ mod assistant;
 mod messages;
 mod sessions;
 
-pub use assistant::AssistantLocks;
+pub use assistant::AssistantTurns;
 pub use messages::{
     MessageReceipt, agent_message, agent_typing, client_message, client_typing, request_human,
 };

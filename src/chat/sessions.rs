@@ -50,11 +50,13 @@ async fn explain(
 
 /// The session leaves the assistant and joins the human queue, because the customer asked or
 /// the assistant could not help (`reason`). The customer is told, every agent learns of it, and
-/// everyone's view of the queue is updated.
+/// everyone's view of the queue is updated. `provider_data` is the assistant's raw decision to
+/// hand off (a tool call), kept with the notice for later requests to the same provider.
 pub async fn hand_off(
     state: &AppState,
     session_id: Uuid,
     reason: Option<String>,
+    provider_data: Option<String>,
 ) -> Result<SessionRecord, ApiError> {
     let now = Utc::now();
     let mut tx = state.db.begin().await?;
@@ -70,6 +72,7 @@ pub async fn hand_off(
             sender_admin_id: None,
             content: HANDOFF_MESSAGE,
             client_msg_id: None,
+            provider_data: provider_data.as_deref(),
             created_at: now,
         },
     )

@@ -24,6 +24,8 @@ pub struct NewMessage<'a> {
     pub content: &'a str,
     /// The sender's own id for the message; a repeat with the same id is stored once.
     pub client_msg_id: Option<&'a str>,
+    /// JSON the assistant's provider needs echoed back later (see [`HistoryRecord`]).
+    pub provider_data: Option<&'a str>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -48,8 +50,8 @@ const COLUMNS: &str = "id, sender_type, content, created_at";
 /// written and the earlier message is returned as [`Inserted::Repeat`].
 pub async fn insert(tx: &mut Tx, message: &NewMessage<'_>) -> Result<Inserted, StoreError> {
     let insert = sqlx::AssertSqlSafe(format!(
-        "INSERT INTO messages (session_id, sender_type, sender_admin_id, content, client_msg_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (session_id, client_msg_id) DO NOTHING RETURNING {COLUMNS}"
+        "INSERT INTO messages (session_id, sender_type, sender_admin_id, content, client_msg_id, created_at, provider_data) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (session_id, client_msg_id) DO NOTHING RETURNING {COLUMNS}"
     ));
     let existing = sqlx::AssertSqlSafe(format!(
         "SELECT {COLUMNS} FROM messages WHERE session_id = $1 AND client_msg_id = $2"
@@ -62,6 +64,7 @@ pub async fn insert(tx: &mut Tx, message: &NewMessage<'_>) -> Result<Inserted, S
             .bind(message.content)
             .bind(message.client_msg_id)
             .bind(message.created_at)
+            .bind(message.provider_data)
             .fetch_optional(&mut *conn)
             .await?;
         match inserted {
@@ -140,20 +143,31 @@ pub async fn after_for_agent(
         .collect())
 }
 
+/// A message as the assistant sees it in the conversation's history.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HistoryRecord {
+    #[sqlx(try_from = "String")]
+    pub sender_type: SenderType,
+    pub content: String,
+    /// What the provider that wrote this message needs echoed back, as JSON.
+    pub provider_data: Option<String>,
+}
+
 /// The latest `count` messages of a session, oldest first.
 pub async fn recent(
     db: &Db,
     session_pk: i64,
     count: i64,
-) -> Result<Vec<MessageRecord>, StoreError> {
-    let sql = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM (SELECT {COLUMNS} FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT $2) AS latest ORDER BY id"
-    ));
+) -> Result<Vec<HistoryRecord>, StoreError> {
     Ok(with_pool!(db, pool => {
-        sqlx::query_as::<_, MessageRecord>(sql)
-            .bind(session_pk)
-            .bind(count)
-            .fetch_all(pool)
-            .await
+        sqlx::query_as::<_, HistoryRecord>(
+            "SELECT sender_type, content, provider_data FROM \
+             (SELECT id, sender_type, content, provider_data FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT $2) AS latest \
+             ORDER BY id",
+        )
+        .bind(session_pk)
+        .bind(count)
+        .fetch_all(pool)
+        .await
     })?)
 }

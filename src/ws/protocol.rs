@@ -264,6 +264,16 @@ pub enum ClientEvent {
         created_at: DateTime<Utc>,
         #[serde(skip_serializing_if = "Option::is_none")]
         client_msg_id: Option<String>,
+        /// Set on an assistant reply that was streamed: the `message_delta` frames it completes.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        stream_id: Option<String>,
+    },
+    /// New text of an assistant reply being written; the complete `message` with the same
+    /// `stream_id` follows.
+    MessageDelta {
+        session_id: Uuid,
+        stream_id: String,
+        delta: String,
     },
     HandoffRequested {
         message: String,
@@ -389,6 +399,7 @@ impl ClientEvent {
             sender_type: message.sender_type,
             created_at: message.created_at,
             client_msg_id,
+            stream_id: None,
         }
     }
 

@@ -1,14 +1,18 @@
-//! The assistant against a local fake Gemini server speaking the real wire format.
+//! The assistant against local fake Gemini and OpenAI-compatible servers speaking the real wire
+//! formats: streaming, grounding, AI-decided hand-off, and every fault mode. Each test checks
+//! what the customer's socket receives and what becomes of the session.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::fake_gemini::{FakeGemini, Mode};
+use crate::fake_ai::{FakeAi, Flavour, Mode};
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::ws::WsClient;
 
-async fn app_with(fake: &FakeGemini, extra: &[(&str, &str)]) -> TestApp {
+const BOTH: [Flavour; 2] = [Flavour::Gemini, Flavour::OpenAi];
+
+async fn app_with(fake: &FakeAi, extra: &[(&str, &str)]) -> TestApp {
     let mut vars: Vec<(&str, String)> = fake.settings();
     vars.extend(extra.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let borrowed: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
@@ -22,158 +26,531 @@ async fn customer(app: &TestApp) -> (WsClient, String) {
     (ws, id)
 }
 
+async fn session_state(app: &TestApp, id: &str) -> String {
+    let session: Value = app
+        .get(&format!("/api/sessions/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    session["state"].as_str().unwrap().to_owned()
+}
+
+/// The streamed reply: its deltas, then the complete message (which must carry their stream id).
+async fn streamed_reply(ws: &mut WsClient) -> (Vec<String>, Value) {
+    let mut deltas = Vec::new();
+    loop {
+        let (event, _) = ws.expect_skipping_any(&["message_delta", "message"]).await;
+        if event["type"] == "message" {
+            if !deltas.is_empty() {
+                assert!(event["stream_id"].is_string(), "{event}");
+            }
+            return (deltas, event);
+        }
+        deltas.push(event["delta"].as_str().unwrap().to_owned());
+    }
+}
+
 fn texts(content: &Value) -> Vec<String> {
     content["parts"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| p["text"].as_str().unwrap().to_owned())
+        .filter_map(|p| p["text"].as_str().map(str::to_owned))
         .collect()
 }
 
+fn is_fallback(message: &Value) -> bool {
+    message["sender_type"] == "AI"
+        && message["content"]
+            .as_str()
+            .is_some_and(|t| t.contains("trouble") && t.contains("human agent"))
+}
+
 #[tokio::test]
-async fn gemini_gets_the_system_prompt_history_and_alternating_roles() {
-    let fake = FakeGemini::start(Mode::Reply("Happy to help!".into())).await;
+async fn gemini_gets_a_grounded_prompt_history_tools_and_the_token_cap() {
+    let fake = FakeAi::gemini(Mode::Reply("Happy to help!".into())).await;
     let app = app_with(
         &fake,
-        &[("SYSTEM_PROMPT", "You are Sparky, the shop's assistant.")],
+        &[
+            ("SYSTEM_PROMPT", "You are Sparky, the shop's assistant."),
+            ("AI_MAX_REPLY_TOKENS", "300"),
+        ],
     )
     .await;
     let (mut ws, _) = customer(&app).await;
 
-    ws.send_json(json!({"content": "Hi, do you sell gift cards?"}))
+    ws.send_json(json!({"content": "Hi, how long does shipping take?"}))
         .await;
-    let reply = ws.expect_next("message").await;
+    let (deltas, reply) = streamed_reply(&mut ws).await;
     assert_eq!(reply["content"], "Happy to help!");
-    assert_eq!(reply["sender_type"], "AI");
+    assert_eq!(deltas.concat(), "Happy to help!");
     ws.send_json(json!({"content": "And can I pay with PayPal?"}))
         .await;
-    ws.expect_next("message").await;
+    streamed_reply(&mut ws).await;
 
     let requests = fake.requests();
     assert_eq!(requests.len(), 2);
     let last = &requests[1];
     assert_eq!(
         last.path,
-        "/v1beta/models/gemini-3.5-flash-lite:generateContent"
+        "/v1beta/models/gemini-3.5-flash-lite:streamGenerateContent?alt=sse"
     );
-    assert_eq!(last.api_key.as_deref(), Some("test-gemini-key"));
+    assert_eq!(last.auth.as_deref(), Some("test-gemini-key"));
     let body = &last.body;
-    assert_eq!(
-        texts(&body["systemInstruction"]),
-        ["You are Sparky, the shop's assistant."]
-    );
+    let instruction = texts(&body["systemInstruction"]).concat();
+    assert!(instruction.starts_with("You are Sparky, the shop's assistant."));
+    // Grounded: the passages that match the conversation, with the rule to answer from them.
+    assert!(instruction.contains("PayPal"), "{instruction}");
+    assert!(instruction.contains("How long does shipping take?"));
+    assert!(instruction.contains("only from the knowledge-base passages"));
     let contents = body["contents"].as_array().unwrap();
     let roles: Vec<&str> = contents
         .iter()
         .map(|c| c["role"].as_str().unwrap())
         .collect();
     assert_eq!(roles, ["user", "model", "user"]);
-    assert_eq!(texts(&contents[0]), ["Hi, do you sell gift cards?"]);
     assert_eq!(texts(&contents[1]), ["Happy to help!"]);
     assert_eq!(texts(&contents[2]), ["And can I pay with PayPal?"]);
+    assert_eq!(
+        body["tools"][0]["functionDeclarations"][0]["name"],
+        "transfer_to_human"
+    );
+    assert_eq!(body["generationConfig"]["maxOutputTokens"], 300);
+}
+
+#[tokio::test]
+async fn openai_gets_system_user_assistant_messages_tools_and_a_bearer_key() {
+    let fake = FakeAi::openai(Mode::Reply("Sure thing.".into())).await;
+    let app = app_with(&fake, &[("SYSTEM_PROMPT", "You are Sparky.")]).await;
+    let (mut ws, _) = customer(&app).await;
+    ws.send_json(json!({"content": "Do you ship internationally?"}))
+        .await;
+    assert_eq!(streamed_reply(&mut ws).await.1["content"], "Sure thing.");
+    ws.send_json(json!({"content": "To Canada?"})).await;
+    streamed_reply(&mut ws).await;
+
+    let last = fake.requests().pop().unwrap();
+    assert_eq!(last.path, "/v1/chat/completions");
+    assert_eq!(last.auth.as_deref(), Some("Bearer test-openai-key"));
+    let body = &last.body;
+    assert_eq!(body["model"], "llama3.2");
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["max_tokens"], 1024);
+    assert_eq!(body["tools"][0]["function"]["name"], "transfer_to_human");
+    let messages = body["messages"].as_array().unwrap();
+    let roles: Vec<&str> = messages
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["system", "user", "assistant", "user"]);
+    let system = messages[0]["content"].as_str().unwrap();
+    assert!(system.starts_with("You are Sparky."));
+    assert!(system.contains("Do you ship internationally?"), "{system}");
+    assert_eq!(messages[2]["content"], "Sure thing.");
+}
+
+/// Text reaches the customer while the provider is still writing: the first delta arrives
+/// before the provider sends the rest.
+async fn deltas_arrive_before_the_reply_is_complete(flavour: Flavour) {
+    let fake = FakeAi::start(
+        flavour,
+        Mode::Gated(vec![
+            "Our opening ".into(),
+            "hours are ".into(),
+            "9 to 5.".into(),
+        ]),
+    )
+    .await;
+    let app = app_with(&fake, &[]).await;
+    let (mut ws, _) = customer(&app).await;
+    ws.send_json(json!({"content": "When are you open?"})).await;
+
+    let first = ws.expect_next("message_delta").await;
+    assert_eq!(first["delta"], "Our opening ");
+    let stream_id = first["stream_id"].as_str().unwrap().to_owned();
+    ws.expect_quiet().await; // the rest is held back by the provider, not by us
+    fake.release();
+    let (rest, message) = streamed_reply(&mut ws).await;
+    assert_eq!(rest.concat(), "hours are 9 to 5.");
+    assert_eq!(message["content"], "Our opening hours are 9 to 5.");
+    assert_eq!(message["stream_id"], stream_id.as_str());
+    // Stored like any message: a reload shows it.
+    let id = message["session_id"].as_str().unwrap();
+    let history: Value = app
+        .get(&format!("/api/sessions/{id}/messages"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert!(
-        body["generationConfig"]["maxOutputTokens"]
-            .as_u64()
-            .unwrap()
-            > 0
+        history
+            .to_string()
+            .contains("Our opening hours are 9 to 5.")
     );
 }
 
 #[tokio::test]
-async fn agent_messages_are_part_of_the_history_after_a_return_to_the_assistant() {
-    let fake = FakeGemini::start(Mode::Reply("Noted.".into())).await;
+async fn gemini_streams_deltas_as_they_arrive() {
+    deltas_arrive_before_the_reply_is_complete(Flavour::Gemini).await;
+}
+
+#[tokio::test]
+async fn openai_streams_deltas_as_they_arrive() {
+    deltas_arrive_before_the_reply_is_complete(Flavour::OpenAi).await;
+}
+
+/// The model calls `transfer_to_human`: the session is queued with the model's reason, and when
+/// it comes back to the assistant the call is echoed in the history as the API requires.
+async fn the_model_hands_off_with_a_reason(flavour: Flavour) -> Value {
+    let fake = FakeAi::start(flavour, Mode::Transfer("customer disputes a charge".into())).await;
     let app = app_with(&fake, &[]).await;
     let agent = app.first_agent().await;
     let (mut console, _) = app.admin_ws(&agent.access).await;
     let (mut ws, id) = customer(&app).await;
 
+    ws.send_json(json!({"content": "You charged me twice and I am furious"}))
+        .await;
+    ws.expect("handoff_requested").await;
+    let queued = console.expect("new_session_queued").await;
+    assert_eq!(queued["session_id"], id.as_str());
+    assert_eq!(queued["reason"], "customer disputes a charge");
+    assert_eq!(session_state(&app, &id).await, "HUMAN");
+
     console
         .send_json(json!({"type": "claim_session", "session_id": id}))
         .await;
     console.expect("session_claimed").await;
-    console.send_json(json!({"type": "message", "session_id": id, "content": "Your refund was issued today."})).await;
-    ws.expect("message").await;
     console
         .send_json(json!({"type": "return_to_ai", "session_id": id}))
         .await;
     ws.expect("returned_to_ai").await;
-    ws.send_json(json!({"content": "When will the refund arrive?"}))
-        .await;
-    assert_eq!(ws.expect("message").await["content"], "Noted.");
+    fake.set_mode(Mode::Reply("Anything else?".into()));
+    ws.send_json(json!({"content": "thanks"})).await;
+    assert_eq!(streamed_reply(&mut ws).await.1["content"], "Anything else?");
+    fake.requests().pop().unwrap().body
+}
 
-    let body = fake.requests().last().unwrap().body.clone();
+#[tokio::test]
+async fn gemini_function_call_hands_off_and_its_signature_is_echoed() {
+    let body = the_model_hands_off_with_a_reason(Flavour::Gemini).await;
     let contents = body["contents"].as_array().unwrap();
-    // The agent's line comes before the question, as the assistant's side of the conversation.
-    let all: Vec<(String, Vec<String>)> = contents
+    let call = contents
         .iter()
-        .map(|c| (c["role"].as_str().unwrap().to_owned(), texts(c)))
-        .collect();
-    assert!(
-        all.iter().any(|(role, parts)| role == "model"
-            && parts
-                .iter()
-                .any(|p| p.contains("Your refund was issued today."))),
-        "{all:?}"
-    );
-    assert_eq!(
-        all.last().unwrap().1.last().unwrap(),
-        "When will the refund arrive?"
-    );
+        .flat_map(|c| c["parts"].as_array().unwrap())
+        .find(|p| p.get("functionCall").is_some())
+        .expect("the function call is in the history");
+    assert_eq!(call["thoughtSignature"], "c2lnbmVkLXJlYXNvbmluZw==");
+    assert!(body.to_string().contains("functionResponse"), "{body}");
 }
 
-async fn expect_fallback(mode: Mode, extra: &[(&str, &str)]) {
-    let fake = FakeGemini::start(mode).await;
-    let app = app_with(&fake, extra).await;
+#[tokio::test]
+async fn openai_tool_call_hands_off_and_is_echoed() {
+    let body = the_model_hands_off_with_a_reason(Flavour::OpenAi).await;
+    let messages = body["messages"].as_array().unwrap();
+    let call = messages
+        .iter()
+        .position(|m| m.get("tool_calls").is_some())
+        .expect("the tool call is in the history");
+    assert_eq!(messages[call]["tool_calls"][0]["id"], "call_fake1");
+    assert_eq!(messages[call + 1]["role"], "tool");
+    assert_eq!(messages[call + 1]["tool_call_id"], "call_fake1");
+}
+
+/// A 429 with `Retry-After: 1` is retried after (at least) that second, and the customer gets
+/// the real answer.
+async fn rate_limited_calls_are_retried_after_the_wait(flavour: Flavour) {
+    let fake = FakeAi::start(flavour, Mode::Reply("Here you go.".into())).await;
+    fake.script([Mode::Status(429)]);
+    let app = app_with(&fake, &[]).await;
     let (mut ws, id) = customer(&app).await;
-    ws.send_json(json!({"content": "Where is my order?"})).await;
-    let reply = ws.expect_next("message").await;
-    assert_eq!(reply["sender_type"], "AI");
-    let text = reply["content"].as_str().unwrap();
-    assert!(
-        text.contains("human agent"),
-        "the fallback offers a person: {text}"
-    );
-    // The customer is not stuck: they can still ask for a person, and the session still works.
-    ws.send_json(json!({"content": "ok, talk to a human"}))
+    ws.send_json(json!({"content": "Where is my parcel?"}))
         .await;
-    ws.expect_next("handoff_requested").await;
-    let session = app
-        .get(&format!("/api/sessions/{id}"))
-        .await
-        .json::<Value>()
-        .await
-        .unwrap();
-    assert_eq!(session["state"], "HUMAN");
+    assert_eq!(streamed_reply(&mut ws).await.1["content"], "Here you go.");
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(requests[1].at - requests[0].at >= Duration::from_secs(1));
+    assert_eq!(session_state(&app, &id).await, "AI");
 }
 
 #[tokio::test]
-async fn gemini_server_error_gives_a_polite_fallback() {
-    expect_fallback(Mode::Status(500), &[]).await;
+async fn gemini_429_is_retried_after_retry_after() {
+    rate_limited_calls_are_retried_after_the_wait(Flavour::Gemini).await;
 }
 
 #[tokio::test]
-async fn gemini_rate_limit_gives_a_polite_fallback() {
-    expect_fallback(Mode::Status(429), &[]).await;
+async fn openai_429_is_retried_after_retry_after() {
+    rate_limited_calls_are_retried_after_the_wait(Flavour::OpenAi).await;
 }
 
 #[tokio::test]
-async fn gemini_timeout_gives_a_polite_fallback() {
-    expect_fallback(
-        Mode::Hang(Duration::from_secs(5)),
-        &[("AI_TIMEOUT_SECONDS", "1")],
+async fn a_server_error_then_success_is_invisible_to_the_customer() {
+    for flavour in BOTH {
+        let fake = FakeAi::start(flavour, Mode::Reply("All good.".into())).await;
+        fake.script([Mode::Status(500)]);
+        let app = app_with(&fake, &[]).await;
+        let (mut ws, _) = customer(&app).await;
+        ws.send_json(json!({"content": "Is my order confirmed?"}))
+            .await;
+        let (_, message) = streamed_reply(&mut ws).await;
+        assert_eq!(message["content"], "All good.", "{flavour:?}");
+        assert_eq!(fake.requests().len(), 2, "{flavour:?}");
+    }
+}
+
+#[tokio::test]
+async fn repeated_503s_open_the_breaker_which_closes_after_the_cool_down() {
+    let fake = FakeAi::gemini(Mode::Status(503)).await;
+    let app = app_with(
+        &fake,
+        &[
+            ("AI_MAX_RETRIES", "1"),
+            ("AI_BREAKER_THRESHOLD", "2"),
+            ("AI_BREAKER_COOLDOWN_SECONDS", "1"),
+            ("AI_FAILURE_HANDOFF", "false"),
+        ],
     )
     .await;
+    let (mut ws, id) = customer(&app).await;
+    ws.send_json(json!({"content": "Where is my order?"})).await;
+    assert!(is_fallback(&streamed_reply(&mut ws).await.1));
+    assert_eq!(fake.requests().len(), 2, "one call and one retry");
+
+    // Open: the next question fails fast, without calling the provider.
+    ws.send_json(json!({"content": "Hello?"})).await;
+    assert!(is_fallback(&streamed_reply(&mut ws).await.1));
+    assert_eq!(fake.requests().len(), 2);
+
+    // After the cool-down one probe goes through; it succeeds, and the breaker closes.
+    fake.set_mode(Mode::Reply("Back online.".into()));
+    tokio::time::sleep(Duration::from_millis(1100)).await; // the cool-down is the behaviour under test
+    ws.send_json(json!({"content": "Anyone there?"})).await;
+    assert_eq!(streamed_reply(&mut ws).await.1["content"], "Back online.");
+    ws.send_json(json!({"content": "Great"})).await;
+    assert_eq!(streamed_reply(&mut ws).await.1["content"], "Back online.");
+    assert_eq!(fake.requests().len(), 4);
+    assert_eq!(session_state(&app, &id).await, "AI");
+}
+
+/// A provider that goes silent is cut off after `AI_TIMEOUT_SECONDS`; the call is cancelled (the
+/// fake sees its client hang up) and the customer gets the apology.
+async fn a_silent_provider_is_cancelled(flavour: Flavour, mode: Mode) {
+    let fake = FakeAi::start(flavour, mode.clone()).await;
+    let app = app_with(
+        &fake,
+        &[("AI_TIMEOUT_SECONDS", "1"), ("AI_FAILURE_HANDOFF", "false")],
+    )
+    .await;
+    let (mut ws, id) = customer(&app).await;
+    ws.send_json(json!({"content": "Hello?"})).await;
+    let (deltas, message) = streamed_reply(&mut ws).await;
+    assert!(is_fallback(&message), "{message}");
+    if let Mode::StallAfter(text) = mode {
+        assert_eq!(deltas, [text], "what arrived was shown, then replaced");
+    }
+    fake.wait_cancelled(1).await;
+    assert_eq!(fake.requests().len(), 1, "a timeout is not retried");
+    assert_eq!(session_state(&app, &id).await, "AI");
 }
 
 #[tokio::test]
-async fn gemini_safety_block_gives_a_polite_fallback() {
-    expect_fallback(Mode::Blocked, &[]).await;
+async fn a_hang_past_the_timeout_is_cancelled() {
+    for flavour in BOTH {
+        a_silent_provider_is_cancelled(flavour, Mode::Hang).await;
+    }
 }
 
 #[tokio::test]
-async fn gemini_malformed_answer_gives_a_polite_fallback() {
-    expect_fallback(Mode::Garbage, &[]).await;
+async fn a_stall_mid_reply_is_cancelled() {
+    for flavour in BOTH {
+        a_silent_provider_is_cancelled(flavour, Mode::StallAfter("Let me check".into())).await;
+    }
+}
+
+#[tokio::test]
+async fn malformed_json_gives_a_polite_fallback() {
+    for flavour in BOTH {
+        let fake = FakeAi::start(flavour, Mode::Garbage).await;
+        let app = app_with(&fake, &[]).await;
+        let (mut ws, id) = customer(&app).await;
+        ws.send_json(json!({"content": "Where is my order?"})).await;
+        assert!(is_fallback(&streamed_reply(&mut ws).await.1));
+        // The customer is not stuck: they can still ask for a person.
+        ws.send_json(json!({"content": "ok, talk to a human"}))
+            .await;
+        ws.expect("handoff_requested").await;
+        assert_eq!(session_state(&app, &id).await, "HUMAN");
+    }
+}
+
+#[tokio::test]
+async fn a_safety_block_gets_a_refusal_that_offers_a_human() {
+    for flavour in BOTH {
+        let fake = FakeAi::start(flavour, Mode::Blocked).await;
+        let app = app_with(&fake, &[]).await;
+        let (mut ws, id) = customer(&app).await;
+        for _ in 0..2 {
+            ws.send_json(json!({"content": "something the filter dislikes"}))
+                .await;
+            let (_, message) = streamed_reply(&mut ws).await;
+            let text = message["content"].as_str().unwrap();
+            assert!(
+                text.contains("can't help with that") && text.contains("human agent"),
+                "{flavour:?}: {text}"
+            );
+        }
+        // A refusal is not a failure: no automatic hand-off, and no retries.
+        assert_eq!(session_state(&app, &id).await, "AI");
+        assert_eq!(fake.requests().len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn unknown_finish_reasons_and_fields_do_not_break_parsing() {
+    for flavour in BOTH {
+        let fake = FakeAi::start(flavour, Mode::UnknownFinish("Still fine.".into())).await;
+        let app = app_with(&fake, &[]).await;
+        let (mut ws, _) = customer(&app).await;
+        ws.send_json(json!({"content": "Hi"})).await;
+        assert_eq!(
+            streamed_reply(&mut ws).await.1["content"],
+            "Still fine.",
+            "{flavour:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_failures_in_a_row_queue_the_session_for_a_human() {
+    let fake = FakeAi::openai(Mode::Status(500)).await;
+    let app = app_with(&fake, &[("AI_MAX_RETRIES", "0")]).await;
+    let agent = app.first_agent().await;
+    let (mut console, _) = app.admin_ws(&agent.access).await;
+    let (mut ws, id) = customer(&app).await;
+
+    ws.send_json(json!({"content": "Where is my order?"})).await;
+    assert!(is_fallback(&streamed_reply(&mut ws).await.1));
+    assert_eq!(session_state(&app, &id).await, "AI");
+    ws.send_json(json!({"content": "Hello??"})).await;
+    ws.expect("handoff_requested").await;
+    let queued = console.expect("new_session_queued").await;
+    assert_eq!(queued["reason"], "the assistant failed twice in a row");
+    assert_eq!(session_state(&app, &id).await, "HUMAN");
+}
+
+#[tokio::test]
+async fn failure_handoff_can_be_turned_off() {
+    let fake = FakeAi::gemini(Mode::Status(500)).await;
+    let app = app_with(
+        &fake,
+        &[("AI_MAX_RETRIES", "0"), ("AI_FAILURE_HANDOFF", "false")],
+    )
+    .await;
+    let (mut ws, id) = customer(&app).await;
+    for question in ["Where is my order?", "Hello??", "Is my parcel lost?"] {
+        ws.send_json(json!({"content": question})).await;
+        assert!(is_fallback(&streamed_reply(&mut ws).await.1));
+    }
+    assert_eq!(session_state(&app, &id).await, "AI");
+}
+
+#[tokio::test]
+async fn the_assistant_recovers_when_the_provider_does() {
+    let fake = FakeAi::gemini(Mode::Status(503)).await;
+    let app = app_with(&fake, &[("AI_MAX_RETRIES", "0")]).await;
+    let (mut ws, _) = customer(&app).await;
+    ws.send_json(json!({"content": "Is my order on its way?"}))
+        .await;
+    assert!(is_fallback(&streamed_reply(&mut ws).await.1));
+    fake.set_mode(Mode::Reply("Yes, it shipped yesterday.".into()));
+    ws.send_json(json!({"content": "Is my order on its way?"}))
+        .await;
+    assert_eq!(
+        streamed_reply(&mut ws).await.1["content"],
+        "Yes, it shipped yesterday."
+    );
+}
+
+#[tokio::test]
+async fn too_many_questions_a_minute_get_rate_limited_and_the_message_is_kept() {
+    let fake = FakeAi::gemini(Mode::Reply("Answer.".into())).await;
+    let app = app_with(&fake, &[("AI_CALLS_PER_MINUTE", "2")]).await;
+    let (mut ws, id) = customer(&app).await;
+    for question in ["one?", "two?"] {
+        ws.send_json(json!({"content": question})).await;
+        streamed_reply(&mut ws).await;
+    }
+    ws.send_json(json!({"content": "three?", "client_msg_id": "m3"}))
+        .await;
+    ws.expect_next("ack").await;
+    let error = ws.expect_next("error").await;
+    assert_eq!(error["code"], "rate_limited");
+    assert!(error["message"].as_str().unwrap().contains("saved"));
+    ws.expect_quiet().await;
+    assert_eq!(fake.requests().len(), 2);
+    let history: Value = app
+        .get(&format!("/api/sessions/{id}/messages"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(history.to_string().contains("three?"));
+    // Asking for a person still works at once.
+    ws.send_json(json!({"content": "let me talk to a human"}))
+        .await;
+    ws.expect("handoff_requested").await;
+}
+
+#[tokio::test]
+async fn a_model_without_tool_support_is_asked_again_without_tools() {
+    let fake = FakeAi::openai(Mode::NoToolSupport("Hi from gemma.".into())).await;
+    let app = app_with(&fake, &[]).await;
+    let (mut ws, _) = customer(&app).await;
+    for _ in 0..2 {
+        ws.send_json(json!({"content": "hello"})).await;
+        assert_eq!(streamed_reply(&mut ws).await.1["content"], "Hi from gemma.");
+    }
+    let requests = fake.requests();
+    assert_eq!(requests.len(), 3, "one refused, then two without tools");
+    assert!(requests[0].body.get("tools").is_some());
+    assert!(requests[1].body.get("tools").is_none());
+    assert!(requests[2].body.get("tools").is_none());
+}
+
+#[tokio::test]
+async fn answers_are_grounded_in_a_custom_knowledge_base() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bikes.md"),
+        "# Do you repair bicycles?\nYes: our workshop repairs bicycles of every brand within 48 hours.\n\n\
+         # Where is the workshop?\nAt 12 Harbour Street, open weekdays.\n",
+    )
+    .unwrap();
+    let kb = dir.path().to_str().unwrap();
+    let fake = FakeAi::openai(Mode::Reply("Yes, within 48 hours.".into())).await;
+    let app = app_with(&fake, &[("KNOWLEDGE_BASE", kb)]).await;
+    let (mut ws, _) = customer(&app).await;
+    ws.send_json(json!({"content": "Can you repair my bicycle?"}))
+        .await;
+    streamed_reply(&mut ws).await;
+    let body = fake.requests().pop().unwrap().body;
+    let system = body["messages"][0]["content"].as_str().unwrap();
+    assert!(system.contains("48 hours"), "{system}");
+    assert!(!system.contains("Harbour Street"), "only relevant passages");
+
+    // The offline responder answers from the same index.
+    let offline =
+        spawn_app_with(&[("AI_PROVIDER", "knowledge_base"), ("KNOWLEDGE_BASE", kb)]).await;
+    let (mut ws, _) = customer(&offline).await;
+    ws.send_json(json!({"content": "where is your workshop"}))
+        .await;
+    let reply = ws.expect_next("message").await;
+    assert!(
+        reply["content"]
+            .as_str()
+            .unwrap()
+            .contains("Harbour Street")
+    );
 }
 
 #[tokio::test]
@@ -187,27 +564,5 @@ async fn the_knowledge_base_admits_what_it_does_not_know() {
     assert!(
         text.contains("not sure") && text.contains("human agent"),
         "{text}"
-    );
-}
-
-#[tokio::test]
-async fn the_assistant_recovers_when_gemini_does() {
-    let fake = FakeGemini::start(Mode::Status(503)).await;
-    let app = app_with(&fake, &[]).await;
-    let (mut ws, _) = customer(&app).await;
-    ws.send_json(json!({"content": "Is my order on its way?"}))
-        .await;
-    assert!(
-        ws.expect_next("message").await["content"]
-            .as_str()
-            .unwrap()
-            .contains("human agent")
-    );
-    fake.set_mode(Mode::Reply("Yes, it shipped yesterday.".into()));
-    ws.send_json(json!({"content": "Is my order on its way?"}))
-        .await;
-    assert_eq!(
-        ws.expect_next("message").await["content"],
-        "Yes, it shipped yesterday."
     );
 }

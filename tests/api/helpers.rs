@@ -314,7 +314,7 @@ impl TestApp {
     pub async fn queued_session(&self) -> String {
         let session = self.create_session().await;
         let id = session["session_id"].as_str().unwrap().to_owned();
-        switchboard::chat::hand_off(&self.state, Uuid::parse_str(&id).unwrap(), None)
+        switchboard::chat::hand_off(&self.state, Uuid::parse_str(&id).unwrap(), None, None)
             .await
             .expect("hand off");
         id

@@ -7,7 +7,7 @@ mod auth;
 mod cli;
 mod cluster;
 mod docs;
-mod fake_gemini;
+mod fake_ai;
 mod health;
 mod helpers;
 mod outage;

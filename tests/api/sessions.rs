@@ -274,6 +274,7 @@ async fn history_is_oldest_first_with_sender_types_and_pages() {
             sender_admin_id: None,
             content,
             client_msg_id: None,
+            provider_data: None,
             created_at: Utc::now(),
         };
         let mut tx = app.state.db.begin().await.unwrap();
