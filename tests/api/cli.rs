@@ -175,3 +175,39 @@ fn serve_warns_about_a_generated_key_and_stops_cleanly_on_sigterm() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+#[test]
+fn kb_check_lists_passages_and_what_a_question_retrieves() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = dir.path().join("kb");
+    std::fs::create_dir(&kb).unwrap();
+    std::fs::write(
+        kb.join("returns.md"),
+        "# How do I return an item?\nReturns are free within 30 days.\n\n# Do you sell gift cards?\nYes, from 10 to 200 euros.\n",
+    )
+    .unwrap();
+    let kb_path = kb.to_str().unwrap();
+    let output = switchboard(dir.path(), &[("KNOWLEDGE_BASE", kb_path)])
+        .args(["kb", "check", "--query", "can I return my shoes?"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("2 passages from 1 file"), "{stdout}");
+    assert!(stdout.contains("Do you sell gift cards?"), "{stdout}");
+    assert!(stdout.contains("[1]") && stdout.contains("How do I return an item?"));
+    assert!(
+        stdout.contains("Returns are free within 30 days."),
+        "{stdout}"
+    );
+
+    // An empty knowledge base is an error, not a silent assistant that knows nothing.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let output = switchboard(dir.path(), &[("KNOWLEDGE_BASE", empty.to_str().unwrap())])
+        .args(["kb", "check"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no passages"));
+}
