@@ -173,11 +173,6 @@ impl Deltas {
         )
     }
 
-    /// A sink nobody reads, for callers that only want the final reply.
-    pub fn discard() -> Self {
-        Self::channel().0
-    }
-
     /// Passes `text` on (nothing for empty text). Waits while the reader is behind.
     pub async fn send(&self, text: &str) {
         if text.is_empty() {

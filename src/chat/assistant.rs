@@ -159,11 +159,15 @@ async fn reply(state: &AppState, session_id: Uuid) -> Result<(), ApiError> {
         reply
     };
     let forward = async {
+        let mut shown = String::new();
         while let Some(text) = receiver.recv().await {
             forward_delta(state, session_id, &stream_id, &text).await;
+            shown.push_str(&text);
         }
+        shown
     };
-    let (result, ()) = tokio::join!(call, forward);
+    let (result, shown) = tokio::join!(call, forward);
+    let shown = shown.trim();
 
     let (text, provider_data) = match result {
         Ok(Reply::Text {
@@ -174,6 +178,11 @@ async fn reply(state: &AppState, session_id: Uuid) -> Result<(), ApiError> {
             reason,
             provider_data,
         }) => {
+            // Words the model wrote before calling the tool were shown: they are kept, so the
+            // deltas end in their message as always.
+            if !shown.is_empty() {
+                store_reply(state, session_id, session_pk, shown, None, &stream_id).await?;
+            }
             let raw = provider_data.map(|data| data.to_string());
             return assistant_hands_off(state, session_id, reason, raw).await;
         }
@@ -190,10 +199,35 @@ async fn reply(state: &AppState, session_id: Uuid) -> Result<(), ApiError> {
             (FALLBACK_REPLY.to_owned(), None)
         }
     };
-    if still_with_assistant(state, session_id).await?.is_none() {
-        return Ok(());
+    // Taken over by a person meanwhile: the reply is dropped, unless the customer saw it being
+    // written — then it is completed, so no half-written message is left on their screen.
+    match find_session(state, session_id).await?.state {
+        SessionState::Ai => {}
+        SessionState::Human if !shown.is_empty() => {}
+        SessionState::Human | SessionState::Closed => return Ok(()),
     }
     let provider_data = provider_data.map(|data| data.to_string());
+    store_reply(
+        state,
+        session_id,
+        session_pk,
+        &text,
+        provider_data.as_deref(),
+        &stream_id,
+    )
+    .await
+}
+
+/// Stores an assistant reply and sends it to the customer as the message that completes the
+/// deltas of `stream_id`.
+async fn store_reply(
+    state: &AppState,
+    session_id: Uuid,
+    session_pk: i64,
+    text: &str,
+    provider_data: Option<&str>,
+    stream_id: &str,
+) -> Result<(), ApiError> {
     let mut tx = state.db.begin().await?;
     let stored = store::messages::insert(
         &mut tx,
@@ -201,9 +235,9 @@ async fn reply(state: &AppState, session_id: Uuid) -> Result<(), ApiError> {
             session_pk,
             sender: SenderType::Ai,
             sender_admin_id: None,
-            content: &text,
+            content: text,
             client_msg_id: None,
-            provider_data: provider_data.as_deref(),
+            provider_data,
             created_at: Utc::now(),
         },
     )
@@ -216,7 +250,7 @@ async fn reply(state: &AppState, session_id: Uuid) -> Result<(), ApiError> {
         sender_type: stored.sender_type,
         created_at: stored.created_at,
         client_msg_id: None,
-        stream_id: Some(stream_id),
+        stream_id: Some(stream_id.to_owned()),
     }
     .to_frame();
     let event = Event::message(super::session_audience(session_id), frame, stored.id);

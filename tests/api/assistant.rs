@@ -566,3 +566,26 @@ async fn the_knowledge_base_admits_what_it_does_not_know() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn words_written_before_the_transfer_are_kept_and_complete_the_stream() {
+    for flavour in BOTH {
+        let fake = FakeAi::start(
+            flavour,
+            Mode::SayThenTransfer(
+                "Let me get a colleague.".into(),
+                "needs an account change".into(),
+            ),
+        )
+        .await;
+        let app = app_with(&fake, &[]).await;
+        let (mut ws, id) = customer(&app).await;
+        ws.send_json(json!({"content": "Please change the owner of my account"}))
+            .await;
+        let (deltas, message) = streamed_reply(&mut ws).await;
+        assert_eq!(deltas.concat(), "Let me get a colleague.", "{flavour:?}");
+        assert_eq!(message["content"], "Let me get a colleague.");
+        ws.expect_next("handoff_requested").await;
+        assert_eq!(session_state(&app, &id).await, "HUMAN");
+    }
+}

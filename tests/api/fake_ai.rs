@@ -34,6 +34,8 @@ pub enum Mode {
     Gated(Vec<String>),
     /// A call of the `transfer_to_human` tool with this reason.
     Transfer(String),
+    /// Some text, then a call of `transfer_to_human` with this reason.
+    SayThenTransfer(String, String),
     /// This HTTP status (429 comes with `Retry-After: 1`).
     Status(u16),
     /// Headers, then silence.
@@ -281,6 +283,18 @@ fn gemini_stream(texts: Vec<String>, finish: &str) -> Vec<String> {
         .collect()
 }
 
+fn gemini_transfer(said: Option<&str>, reason: &str) -> Vec<String> {
+    let mut events: Vec<String> = said.map(|t| gemini_text(t, None)).into_iter().collect();
+    events.push(gemini_event(json!({"candidates": [{
+        "content": {"role": "model", "parts": [{
+            "functionCall": {"name": "transfer_to_human", "args": {"reason": reason}},
+            "thoughtSignature": "c2lnbmVkLXJlYXNvbmluZw=="
+        }]},
+        "finishReason": "STOP", "index": 0
+    }]})));
+    events
+}
+
 async fn gemini(
     State(fake): State<Fake>,
     Path(call): Path<String>,
@@ -301,19 +315,10 @@ async fn gemini(
             plan(gemini_stream(pieces(&text), "STOP"), false, false),
         ),
         Mode::Gated(texts) => sse(&fake, plan(gemini_stream(texts, "STOP"), true, false)),
-        Mode::Transfer(reason) => sse(
+        Mode::Transfer(reason) => sse(&fake, plan(gemini_transfer(None, &reason), false, false)),
+        Mode::SayThenTransfer(text, reason) => sse(
             &fake,
-            plan(
-                vec![gemini_event(json!({"candidates": [{
-                    "content": {"role": "model", "parts": [{
-                        "functionCall": {"name": "transfer_to_human", "args": {"reason": reason}},
-                        "thoughtSignature": "c2lnbmVkLXJlYXNvbmluZw=="
-                    }]},
-                    "finishReason": "STOP", "index": 0
-                }]}))],
-                false,
-                false,
-            ),
+            plan(gemini_transfer(Some(&text), &reason), false, false),
         ),
         Mode::Status(code) => status(fake.flavour, code),
         Mode::Hang => sse(&fake, plan(vec![], false, true)),
@@ -350,6 +355,32 @@ fn openai_chunk(delta: Value, finish: Option<&str>) -> String {
         "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]
     });
     format!("data: {chunk}\n\n")
+}
+
+fn openai_transfer(said: Option<&str>, reason: &str) -> Vec<String> {
+    let arguments = json!({"reason": reason}).to_string();
+    let (head, tail) = arguments.split_at(arguments.len() / 2);
+    let mut events: Vec<String> = said
+        .map(|t| openai_chunk(json!({"role": "assistant", "content": t}), None))
+        .into_iter()
+        .collect();
+    events.extend([
+        openai_chunk(
+            json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": "call_fake1", "type": "function", "function": {"name": "transfer_to_human", "arguments": ""}}]}),
+            None,
+        ),
+        openai_chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": head}}]}),
+            None,
+        ),
+        openai_chunk(
+            json!({"tool_calls": [{"index": 0, "function": {"arguments": tail}}]}),
+            None,
+        ),
+        openai_chunk(json!({}), Some("tool_calls")),
+        "data: [DONE]\n\n".into(),
+    ]);
+    events
 }
 
 fn openai_stream(texts: Vec<String>, finish: &str) -> Vec<String> {
@@ -395,27 +426,11 @@ async fn openai(State(fake): State<Fake>, headers: HeaderMap, body: String) -> R
             events.remove(0);
             sse(&fake, plan(events, true, false))
         }
-        Mode::Transfer(reason) => {
-            let arguments = json!({"reason": reason}).to_string();
-            let (head, tail) = arguments.split_at(arguments.len() / 2);
-            let events = vec![
-                openai_chunk(
-                    json!({"role": "assistant", "content": null, "tool_calls": [{"index": 0, "id": "call_fake1", "type": "function", "function": {"name": "transfer_to_human", "arguments": ""}}]}),
-                    None,
-                ),
-                openai_chunk(
-                    json!({"tool_calls": [{"index": 0, "function": {"arguments": head}}]}),
-                    None,
-                ),
-                openai_chunk(
-                    json!({"tool_calls": [{"index": 0, "function": {"arguments": tail}}]}),
-                    None,
-                ),
-                openai_chunk(json!({}), Some("tool_calls")),
-                "data: [DONE]\n\n".into(),
-            ];
-            sse(&fake, plan(events, false, false))
-        }
+        Mode::Transfer(reason) => sse(&fake, plan(openai_transfer(None, &reason), false, false)),
+        Mode::SayThenTransfer(text, reason) => sse(
+            &fake,
+            plan(openai_transfer(Some(&text), &reason), false, false),
+        ),
         Mode::Status(code) => status(fake.flavour, code),
         Mode::Hang => sse(&fake, plan(vec![], false, true)),
         Mode::StallAfter(text) => sse(
