@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::fake_ai::{FakeAi, Flavour, Mode};
-use crate::helpers::{TestApp, spawn_app_with};
+use crate::helpers::{TestApp, postgres_server, spawn_app_with};
 use crate::ws::WsClient;
 
 const BOTH: [Flavour; 2] = [Flavour::Gemini, Flavour::OpenAi];
@@ -588,4 +588,32 @@ async fn words_written_before_the_transfer_are_kept_and_complete_the_stream() {
         ws.expect_next("handoff_requested").await;
         assert_eq!(session_state(&app, &id).await, "HUMAN");
     }
+}
+
+/// With several instances on PostgreSQL, a customer's tab on another instance watches the reply
+/// being written too.
+#[tokio::test]
+async fn a_tab_on_another_node_sees_the_reply_stream() {
+    if postgres_server().is_none() {
+        eprintln!("SKIPPED a_tab_on_another_node_sees_the_reply_stream: needs PostgreSQL");
+        return;
+    }
+    let fake = FakeAi::gemini(Mode::Gated(vec!["One moment, ".into(), "done.".into()])).await;
+    let node_a = app_with(&fake, &[]).await;
+    let node_b = app_with(&fake, &[("DATABASE_URL", &node_a.database_url)]).await;
+    let (mut tab_a, id) = customer(&node_a).await;
+    let (mut tab_b, _) = node_b.client_ws(&id).await;
+
+    tab_a
+        .send_json(json!({"content": "Can you check my order?"}))
+        .await;
+    let own = tab_b.expect_next("message").await;
+    assert_eq!(own["sender_type"], "CLIENT");
+    let first = tab_b.expect_next("message_delta").await;
+    assert_eq!(first["delta"], "One moment, ");
+    fake.release();
+    let (rest, message) = streamed_reply(&mut tab_b).await;
+    assert_eq!(rest.concat(), "done.");
+    assert_eq!(message["content"], "One moment, done.");
+    assert_eq!(message["stream_id"], first["stream_id"]);
 }
