@@ -223,6 +223,16 @@ impl Settings {
                 "is required when AI_PROVIDER=gemini",
             ));
         }
+        // OpenAI itself always needs a key; local servers (Ollama, vLLM, llama.cpp) need none.
+        if ai_provider == AiProvider::OpenAi
+            && get("OPENAI_API_KEY").is_none()
+            && get("OPENAI_BASE_URL").is_none_or(|url| url.contains("api.openai.com"))
+        {
+            return Err(invalid(
+                "OPENAI_API_KEY",
+                "is required for api.openai.com (set OPENAI_BASE_URL for a local server such as Ollama)",
+            ));
+        }
 
         let database_url = get("DATABASE_URL").unwrap_or_else(|| "sqlite://chatbot.db".into());
         if !["sqlite:", "postgres://", "postgresql://"]
@@ -481,11 +491,32 @@ mod tests {
             ("AI_PROVIDER", "skynet"),
             ("GEMINI_BASE_URL", "ftp://x"),
             ("LOG_FORMAT", "xml"),
+            ("AI_MAX_RETRIES", "11"),
+            ("AI_CALLS_PER_MINUTE", "0"),
+            ("AI_FAILURE_HANDOFF", "perhaps"),
+            ("AI_MAX_REPLY_TOKENS", "lots"),
         ] {
             let err = settings(&[(var, value)]).unwrap_err();
             assert_eq!(err.var, var, "{var}={value}");
             assert!(err.to_string().contains(var));
         }
+    }
+
+    #[test]
+    fn openai_needs_a_key_only_for_openai_itself() {
+        let missing = settings(&[("AI_PROVIDER", "openai")]).unwrap_err();
+        assert_eq!(missing.var, "OPENAI_API_KEY");
+        let ollama = settings(&[
+            ("AI_PROVIDER", "openai"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1"),
+        ])
+        .unwrap();
+        assert_eq!(ollama.ai_provider, AiProvider::OpenAi);
+        assert!(ollama.openai_api_key.is_none());
+        let s = settings(&[("AI_PROVIDER", "openai"), ("OPENAI_API_KEY", "sk-x")]).unwrap();
+        assert_eq!(s.openai_base_url, "https://api.openai.com/v1");
+        assert_eq!(s.ai_max_retries, 2);
+        assert!(s.ai_failure_handoff);
     }
 
     #[test]

@@ -310,7 +310,12 @@ async fn status_error(response: reqwest::Response) -> AiError {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
     let body = response.text().await.unwrap_or_default();
-    tracing::debug!(code, body = %body.chars().take(300).collect::<String>(), "provider error response");
+    let body: String = body.chars().take(300).collect();
+    if matches!(code, 401 | 403) {
+        tracing::error!(code, %body, "the provider refused the request: check the API key and model settings");
+    } else {
+        tracing::debug!(code, %body, "provider error response");
+    }
     AiError::Status { code, retry_after }
 }
 
