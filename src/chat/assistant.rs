@@ -193,6 +193,18 @@ async fn reply(state: &AppState, session_id: Uuid) -> Result<(), ApiError> {
         Err(err) => {
             tracing::warn!(%session_id, provider = state.assistant.name(), error = %err, "assistant failed");
             if failed_before && state.settings.ai_failure_handoff {
+                if !shown.is_empty() {
+                    // The half-written reply on screen is replaced by the apology.
+                    store_reply(
+                        state,
+                        session_id,
+                        session_pk,
+                        FALLBACK_REPLY,
+                        None,
+                        &stream_id,
+                    )
+                    .await?;
+                }
                 let reason = REPEATED_FAILURE_REASON.to_owned();
                 return assistant_hands_off(state, session_id, reason, None).await;
             }

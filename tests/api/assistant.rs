@@ -617,3 +617,19 @@ async fn a_tab_on_another_node_sees_the_reply_stream() {
     assert_eq!(message["content"], "One moment, done.");
     assert_eq!(message["stream_id"], first["stream_id"]);
 }
+
+#[tokio::test]
+async fn a_second_failure_mid_reply_ends_the_stream_then_hands_off() {
+    let fake = FakeAi::openai(Mode::StallAfter("Checking".into())).await;
+    let app = app_with(&fake, &[("AI_TIMEOUT_SECONDS", "1")]).await;
+    let (mut ws, id) = customer(&app).await;
+    ws.send_json(json!({"content": "Where is my parcel?"}))
+        .await;
+    assert!(is_fallback(&streamed_reply(&mut ws).await.1));
+    ws.send_json(json!({"content": "Hello?"})).await;
+    let (deltas, message) = streamed_reply(&mut ws).await;
+    assert_eq!(deltas, ["Checking"]);
+    assert!(is_fallback(&message), "the half-written reply is replaced");
+    ws.expect_next("handoff_requested").await;
+    assert_eq!(session_state(&app, &id).await, "HUMAN");
+}
