@@ -14,10 +14,9 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::sse::EventStream;
+use super::sse::{ReplyReader, read_reply};
 use super::{
-    AiError, AssistantRequest, Deltas, Provider, Reply, TRANSFER_TOOL, TRANSFER_TOOL_DESCRIPTION,
-    TRANSFER_TOOL_RESULT, Turn,
+    AiError, AssistantRequest, Deltas, Provider, Reply, TRANSFER_TOOL, TRANSFER_TOOL_RESULT, Turn,
 };
 use crate::config::{Secret, Settings};
 use crate::domain::session::SenderType;
@@ -102,18 +101,7 @@ pub fn request_body(request: &AssistantRequest) -> Value {
     json!({
         "systemInstruction": {"parts": [text_part(&request.system_instruction)]},
         "contents": contents(&request.history),
-        "tools": [{"functionDeclarations": [{
-            "name": TRANSFER_TOOL,
-            "description": TRANSFER_TOOL_DESCRIPTION,
-            "parameters": {
-                "type": "object",
-                "properties": {"reason": {
-                    "type": "string",
-                    "description": "Why a person should take over, in a few words, for the agent.",
-                }},
-                "required": ["reason"],
-            },
-        }]}],
+        "tools": [{"functionDeclarations": [super::transfer_tool()]}],
         "generationConfig": {
             "temperature": 0.4,
             "maxOutputTokens": request.max_reply_tokens,
@@ -131,9 +119,8 @@ pub struct ReplyBuilder {
     finish_reason: Option<String>,
 }
 
-impl ReplyBuilder {
-    /// Takes in one response chunk; returns the new text for the customer.
-    pub fn push(&mut self, chunk: &Value) -> Result<String, AiError> {
+impl ReplyReader for ReplyBuilder {
+    fn push(&mut self, chunk: &Value) -> Result<String, AiError> {
         if let Some(error) = chunk.get("error") {
             let code = error.get("code").and_then(Value::as_u64).unwrap_or(500);
             return Err(AiError::Status {
@@ -184,8 +171,7 @@ impl ReplyBuilder {
         Ok(new_text)
     }
 
-    /// The reply once the stream has ended.
-    pub fn finish(self) -> Result<Reply, AiError> {
+    fn finish(self) -> Result<Reply, AiError> {
         let finish = self.finish_reason.as_deref().unwrap_or("STOP");
         if BLOCKED_FINISH_REASONS.contains(&finish) {
             return Err(AiError::Blocked(finish.to_owned()));
@@ -230,27 +216,13 @@ impl Gemini {
     }
 
     async fn stream(&self, request: &AssistantRequest, deltas: &Deltas) -> Result<Reply, AiError> {
-        let send = self
+        let post = self
             .http
             .post(&self.url)
             .header("x-goog-api-key", self.api_key.expose())
-            .json(&request_body(request))
-            .send();
-        let response = tokio::time::timeout(self.idle_timeout, send)
-            .await
-            .map_err(|_| AiError::Timeout(self.idle_timeout.as_secs()))?
-            .map_err(|e| super::transport_error(&e))?;
-        if !response.status().is_success() {
-            return Err(super::status_error(response).await);
-        }
-        let mut events = EventStream::new(response, self.idle_timeout);
-        let mut reply = ReplyBuilder::default();
-        while let Some(data) = events.next().await? {
-            let chunk: Value = serde_json::from_str(&data)
-                .map_err(|e| AiError::Malformed(format!("a stream event is not JSON: {e}")))?;
-            deltas.send(&reply.push(&chunk)?).await;
-        }
-        reply.finish()
+            .json(&request_body(request));
+        let response = super::send(post, self.idle_timeout).await?;
+        read_reply::<ReplyBuilder>(response, self.idle_timeout, deltas).await
     }
 }
 
@@ -273,11 +245,7 @@ mod tests {
     use super::*;
 
     fn read(chunks: &[Value]) -> Result<Reply, AiError> {
-        let mut reply = ReplyBuilder::default();
-        for chunk in chunks {
-            reply.push(chunk)?;
-        }
-        reply.finish()
+        crate::ai::sse::read_events::<ReplyBuilder>(chunks)
     }
 
     #[test]

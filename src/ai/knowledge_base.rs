@@ -249,11 +249,14 @@ impl KnowledgeBase {
 
     /// Up to `limit` passages that share words with `query`, best first, with their scores.
     pub fn ranked(&self, query: &str, limit: usize) -> Vec<(&Passage, f64)> {
-        let query = query_terms(query);
+        self.rank(&query_terms(query), limit)
+    }
+
+    fn rank(&self, query: &[String], limit: usize) -> Vec<(&Passage, f64)> {
         let mut scored: Vec<(&Passage, f64)> = self
             .entries
             .iter()
-            .map(|e| (e, self.bm25(e, &query)))
+            .map(|e| (e, self.bm25(e, query)))
             .filter(|(_, score)| *score > 0.0)
             .collect();
         scored.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -273,7 +276,7 @@ impl KnowledgeBase {
     /// third of the question's meaningful words.
     pub fn best_match(&self, question: &str) -> Option<&Passage> {
         let query = query_terms(question);
-        let (entry, _) = self.ranked(question, 1).into_iter().next()?;
+        let (entry, _) = self.rank(&query, 1).into_iter().next()?;
         let covered = query
             .iter()
             .filter(|t| entry.terms.contains_key(*t))

@@ -37,6 +37,23 @@ with what they need.";
 /// The tool's result, as echoed back to the model in later requests.
 pub const TRANSFER_TOOL_RESULT: &str = "The customer was transferred to a human agent.";
 
+/// The `transfer_to_human` declaration (name, description, JSON-schema parameters), which both
+/// APIs accept in this shape inside their own tool wrappers.
+fn transfer_tool() -> Value {
+    serde_json::json!({
+        "name": TRANSFER_TOOL,
+        "description": TRANSFER_TOOL_DESCRIPTION,
+        "parameters": {
+            "type": "object",
+            "properties": {"reason": {
+                "type": "string",
+                "description": "Why a person should take over, in a few words, for the agent.",
+            }},
+            "required": ["reason"],
+        },
+    })
+}
+
 /// One message of the conversation as the assistant sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Turn {
@@ -297,6 +314,17 @@ fn http_client() -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(5))
         .build()?)
+}
+
+/// Sends a provider request, waiting at most `idle` for the response head.
+async fn send(
+    request: reqwest::RequestBuilder,
+    idle: Duration,
+) -> Result<reqwest::Response, AiError> {
+    tokio::time::timeout(idle, request.send())
+        .await
+        .map_err(|_| AiError::Timeout(idle.as_secs()))?
+        .map_err(|e| transport_error(&e))
 }
 
 /// Reads a failed response: its status and `Retry-After` (in seconds), and the start of its

@@ -14,10 +14,9 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::sse::EventStream;
+use super::sse::{ReplyReader, read_reply};
 use super::{
-    AiError, AssistantRequest, Deltas, Provider, Reply, TRANSFER_TOOL, TRANSFER_TOOL_DESCRIPTION,
-    TRANSFER_TOOL_RESULT, Turn,
+    AiError, AssistantRequest, Deltas, Provider, Reply, TRANSFER_TOOL, TRANSFER_TOOL_RESULT, Turn,
 };
 use crate::config::{Secret, Settings};
 use crate::domain::session::SenderType;
@@ -81,21 +80,7 @@ pub fn request_body(model: &str, request: &AssistantRequest, with_tools: bool) -
         "max_tokens": request.max_reply_tokens,
     });
     if with_tools {
-        body["tools"] = json!([{
-            "type": "function",
-            "function": {
-                "name": TRANSFER_TOOL,
-                "description": TRANSFER_TOOL_DESCRIPTION,
-                "parameters": {
-                    "type": "object",
-                    "properties": {"reason": {
-                        "type": "string",
-                        "description": "Why a person should take over, in a few words, for the agent.",
-                    }},
-                    "required": ["reason"],
-                },
-            },
-        }]);
+        body["tools"] = json!([{"type": "function", "function": super::transfer_tool()}]);
     }
     body
 }
@@ -116,9 +101,8 @@ pub struct ReplyBuilder {
     finish_reason: Option<String>,
 }
 
-impl ReplyBuilder {
-    /// Takes in one chunk; returns the new text for the customer.
-    pub fn push(&mut self, chunk: &Value) -> Result<String, AiError> {
+impl ReplyReader for ReplyBuilder {
+    fn push(&mut self, chunk: &Value) -> Result<String, AiError> {
         if let Some(error) = chunk.get("error") {
             // Some servers report failures inside the stream.
             let code = error
@@ -178,8 +162,7 @@ impl ReplyBuilder {
         Ok(text.to_owned())
     }
 
-    /// The reply once the stream has ended.
-    pub fn finish(self) -> Result<Reply, AiError> {
+    fn finish(self) -> Result<Reply, AiError> {
         let finish = self.finish_reason.as_deref().unwrap_or("stop");
         if finish == "content_filter" {
             return Err(AiError::Blocked(finish.to_owned()));
@@ -241,10 +224,7 @@ impl OpenAi {
         if let Some(key) = &self.api_key {
             post = post.bearer_auth(key.expose());
         }
-        tokio::time::timeout(self.idle_timeout, post.send())
-            .await
-            .map_err(|_| AiError::Timeout(self.idle_timeout.as_secs()))?
-            .map_err(|e| super::transport_error(&e))
+        super::send(post, self.idle_timeout).await
     }
 
     async fn stream(&self, request: &AssistantRequest, deltas: &Deltas) -> Result<Reply, AiError> {
@@ -263,20 +243,7 @@ impl OpenAi {
             self.tools_supported.store(false, Ordering::Relaxed);
             response = self.send(request, false).await?;
         }
-        if !response.status().is_success() {
-            return Err(super::status_error(response).await);
-        }
-        let mut events = EventStream::new(response, self.idle_timeout);
-        let mut reply = ReplyBuilder::default();
-        while let Some(data) = events.next().await? {
-            if data.trim() == "[DONE]" {
-                break;
-            }
-            let chunk: Value = serde_json::from_str(&data)
-                .map_err(|e| AiError::Malformed(format!("a stream event is not JSON: {e}")))?;
-            deltas.send(&reply.push(&chunk)?).await;
-        }
-        reply.finish()
+        read_reply::<ReplyBuilder>(response, self.idle_timeout, deltas).await
     }
 }
 
@@ -299,11 +266,7 @@ mod tests {
     use super::*;
 
     fn read(chunks: &[Value]) -> Result<Reply, AiError> {
-        let mut reply = ReplyBuilder::default();
-        for chunk in chunks {
-            reply.push(chunk)?;
-        }
-        reply.finish()
+        crate::ai::sse::read_events::<ReplyBuilder>(chunks)
     }
 
     fn content(text: &str) -> Value {

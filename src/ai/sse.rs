@@ -1,13 +1,58 @@
 //! Reading a streamed provider response: server-sent events (`data:` lines, events separated by a
 //! blank line), the format of Gemini's `alt=sse` and OpenAI's `stream: true`. Every read is
 //! bounded by the idle timeout, so a provider that stops talking mid-reply is noticed. A server
-//! that answers plain JSON instead of a stream yields that body as one event.
+//! that answers plain JSON instead of a stream yields that body as one event. [`read_reply`]
+//! turns the events into a [`Reply`] with a provider's [`ReplyReader`].
 
 use std::time::Duration;
 
-use super::AiError;
+use serde_json::Value;
 
-pub struct EventStream {
+use super::{AiError, Deltas, Reply};
+
+/// Builds a provider's reply from its streamed JSON events.
+pub trait ReplyReader: Default {
+    /// Takes in one event; returns the new text for the customer.
+    fn push(&mut self, chunk: &Value) -> Result<String, AiError>;
+
+    /// The reply once the stream has ended.
+    fn finish(self) -> Result<Reply, AiError>;
+}
+
+/// Reads the reply in `response` with `R`, passing its text to `deltas` as it arrives, until the
+/// stream ends (or OpenAI's `data: [DONE]`).
+pub async fn read_reply<R: ReplyReader>(
+    response: reqwest::Response,
+    idle: Duration,
+    deltas: &Deltas,
+) -> Result<Reply, AiError> {
+    if !response.status().is_success() {
+        return Err(super::status_error(response).await);
+    }
+    let mut events = EventStream::new(response, idle);
+    let mut reply = R::default();
+    while let Some(data) = events.next().await? {
+        if data.trim() == "[DONE]" {
+            break;
+        }
+        let chunk: Value = serde_json::from_str(&data)
+            .map_err(|e| AiError::Malformed(format!("a stream event is not JSON: {e}")))?;
+        deltas.send(&reply.push(&chunk)?).await;
+    }
+    reply.finish()
+}
+
+/// `R`'s reply to these events, for unit tests of the readers.
+#[cfg(test)]
+pub fn read_events<R: ReplyReader>(chunks: &[Value]) -> Result<Reply, AiError> {
+    let mut reply = R::default();
+    for chunk in chunks {
+        reply.push(chunk)?;
+    }
+    reply.finish()
+}
+
+struct EventStream {
     response: reqwest::Response,
     idle: Duration,
     buffer: Vec<u8>,
@@ -18,7 +63,7 @@ pub struct EventStream {
 }
 
 impl EventStream {
-    pub fn new(response: reqwest::Response, idle: Duration) -> Self {
+    fn new(response: reqwest::Response, idle: Duration) -> Self {
         let plain_json = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -35,7 +80,7 @@ impl EventStream {
     }
 
     /// The next event's data, or `None` when the stream has ended.
-    pub async fn next(&mut self) -> Result<Option<String>, AiError> {
+    async fn next(&mut self) -> Result<Option<String>, AiError> {
         loop {
             if let Some(event) = self.take_event()? {
                 return Ok(Some(event));

@@ -204,6 +204,14 @@ struct Plan {
     hang: bool,
 }
 
+fn plan(events: Vec<String>, gated: bool, hang: bool) -> Plan {
+    Plan {
+        events,
+        gated,
+        hang,
+    }
+}
+
 fn sse(fake: &Fake, plan: Plan) -> Response {
     let (sender, receiver) = mpsc::channel::<Result<Bytes, Infallible>>(16);
     let gate = fake.gate.clone();
@@ -304,11 +312,6 @@ async fn gemini(
 ) -> Response {
     let query = query.map(|q| format!("?{q}")).unwrap_or_default();
     let mode = fake.record(format!("/v1beta/models/{call}{query}"), &headers, &body);
-    let plan = |events, gated, hang| Plan {
-        events,
-        gated,
-        hang,
-    };
     match mode {
         Mode::Reply(text) | Mode::NoToolSupport(text) => sse(
             &fake,
@@ -400,11 +403,6 @@ fn openai_stream(texts: Vec<String>, finish: &str) -> Vec<String> {
 
 async fn openai(State(fake): State<Fake>, headers: HeaderMap, body: String) -> Response {
     let mode = fake.record("/v1/chat/completions".into(), &headers, &body);
-    let plan = |events, gated, hang| Plan {
-        events,
-        gated,
-        hang,
-    };
     match mode {
         Mode::Reply(text) => sse(
             &fake,
