@@ -1,9 +1,9 @@
-//! Application assembly: shared state, the router with its middleware, and serving with
-//! graceful shutdown. [`Application::build`] binds its own listener, so tests use port 0.
+//! Application assembly: the router with its middleware, and serving with graceful shutdown.
+//! [`Application::build`] binds its own listener, so tests use port 0. The shared state is in
+//! `state.rs`.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -23,14 +23,8 @@ use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-
-use crate::ai::Assistant;
-use crate::auth::Tokens;
-use crate::chat::AssistantTurns;
 use crate::config::Settings;
-use crate::realtime::{Bus, Hub};
+pub use crate::state::AppState;
 use crate::store::Db;
 use crate::{routes, ws};
 
@@ -39,50 +33,6 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// How long shutdown waits for sockets to close and assistant replies to finish.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-
-/// What every handler and socket shares. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: Db,
-    pub tokens: Arc<Tokens>,
-    /// The sockets connected to this node.
-    pub hub: Arc<Hub>,
-    /// Where the use cases publish events.
-    pub bus: Bus,
-    pub assistant: Arc<Assistant>,
-    pub assistant_turns: Arc<AssistantTurns>,
-    /// Cancelled at shutdown: every socket sends Close (1001) and stops.
-    pub shutdown: CancellationToken,
-    /// Socket and assistant tasks, awaited at shutdown.
-    pub tasks: TaskTracker,
-}
-
-impl AppState {
-    /// Builds the shared state and starts this node's event dispatcher.
-    pub fn build(settings: Settings, db: Db) -> anyhow::Result<Self> {
-        let tokens = Tokens::new(
-            &settings.secret_key,
-            settings.access_token_ttl,
-            settings.refresh_token_ttl,
-        );
-        let assistant = Arc::new(Assistant::from_settings(&settings)?);
-        let shutdown = CancellationToken::new();
-        let hub = Arc::new(Hub::new(db.clone()));
-        let bus = Bus::start(&db, Arc::clone(&hub), shutdown.clone());
-        Ok(Self {
-            settings: Arc::new(settings),
-            db,
-            tokens: Arc::new(tokens),
-            hub,
-            bus,
-            assistant,
-            assistant_turns: Arc::default(),
-            shutdown,
-            tasks: TaskTracker::new(),
-        })
-    }
-}
 
 /// A migrated database and a bound listener, ready to serve.
 pub struct Application {
@@ -104,7 +54,7 @@ impl Application {
             .await
             .with_context(|| format!("could not listen on {address} (check HOST and PORT)"))?;
         let state = AppState::build(settings, db)?;
-        tracing::info!(assistant = state.assistant.name(), "assistant ready");
+        tracing::info!(assistant = state.chat.assistant_name(), "assistant ready");
         Ok(Self { listener, state })
     }
 
@@ -125,7 +75,7 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let Self { listener, state } = self;
-        let db = state.db.clone();
+        let db = state.chat.db().clone();
         let tasks = state.tasks.clone();
         let cancel = state.shutdown.clone();
         let shutdown = async move {

@@ -1,14 +1,15 @@
 //! The one error type at the HTTP boundary: every failure becomes a status code and a JSON body
-//! `{"detail": ...}` (FastAPI's shape), mapped in one `match`. Server errors are logged with
-//! their cause and never echoed to the client.
+//! `{"detail": ...}` (FastAPI's shape), mapped in one `match`. The core's errors
+//! ([`chat::Error`], [`accounts::Error`]) are turned into it here, once each. Server errors are
+//! logged with their cause and never echoed to the client.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::domain::Invalid;
-use crate::domain::session::TransitionError;
-use crate::store::StoreError;
+use crate::protocol::texts;
+use crate::{accounts, chat};
 
 /// One entry of a 422 response, as FastAPI/Pydantic report it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -54,6 +55,8 @@ pub enum ApiError {
     #[error("{0}")]
     PayloadTooLarge(String),
     #[error("{0}")]
+    TooManyRequests(String),
+    #[error("{0}")]
     Unavailable(String),
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -63,10 +66,6 @@ pub enum ApiError {
 const RETRY_AFTER_SECONDS: &str = "5";
 
 impl ApiError {
-    pub fn session_not_found() -> Self {
-        Self::NotFound("Session not found".into())
-    }
-
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -76,21 +75,9 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
-    /// The machine-readable code used on WebSocket `error` events (PROTOCOL.md part 2).
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Validation(_) | Self::BadRequest(_) => "bad_request",
-            Self::Unauthorized(_) | Self::Forbidden(_) => "forbidden",
-            Self::NotFound(_) => "not_found",
-            Self::Conflict(_) => "conflict",
-            Self::PayloadTooLarge(_) => "too_large",
-            Self::Unavailable(_) => "unavailable",
-            Self::Internal(_) => "internal",
         }
     }
 }
@@ -128,26 +115,33 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
+impl From<chat::Error> for ApiError {
+    fn from(err: chat::Error) -> Self {
+        use chat::Error as E;
         match err {
-            StoreError::Unavailable(cause) => {
-                tracing::warn!(error = %cause, "database unavailable");
-                Self::Unavailable("Database unavailable, please retry shortly".into())
-            }
-            other => Self::Internal(other.into()),
+            E::NotFound(message) => Self::NotFound(message.into()),
+            E::Forbidden(message) => Self::Forbidden(message),
+            E::Conflict(message) => Self::Conflict(message),
+            E::Invalid(message) => Self::BadRequest(message),
+            E::RateLimited(message) => Self::TooManyRequests(message),
+            E::Unavailable => Self::Unavailable(texts::DATABASE_UNAVAILABLE.into()),
+            E::Internal(cause) => Self::Internal(cause),
         }
     }
 }
 
-impl From<TransitionError> for ApiError {
-    fn from(err: TransitionError) -> Self {
+impl From<accounts::Error> for ApiError {
+    fn from(err: accounts::Error) -> Self {
+        use accounts::Error as E;
+        let message = err.to_string();
         match err {
-            TransitionError::NotYourSession => Self::Forbidden(err.to_string()),
-            TransitionError::Closed
-            | TransitionError::AlreadyAssigned { .. }
-            | TransitionError::NotAssigned
-            | TransitionError::AlreadyHandedOff => Self::Conflict(err.to_string()),
+            E::UsernameTaken | E::EmailTaken => Self::BadRequest(message),
+            E::RegistrationClosed | E::BadCredentials | E::BadAccessToken | E::BadRefreshToken => {
+                Self::Unauthorized(message)
+            }
+            E::Inactive => Self::Forbidden(message),
+            E::Unavailable => Self::Unavailable(message),
+            E::Internal(cause) => Self::Internal(cause),
         }
     }
 }

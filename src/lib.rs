@@ -7,6 +7,7 @@
 #[macro_use]
 pub mod store;
 
+pub mod accounts;
 pub mod admin_cli;
 pub mod ai;
 pub mod app;
@@ -16,7 +17,9 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod kb_cli;
+pub mod protocol;
 pub mod realtime;
 pub mod routes;
+pub mod state;
 pub mod telemetry;
 pub mod ws;

@@ -105,7 +105,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let state = app.state();
             tracing::info!(
                 address = %app.local_addr(),
-                database = state.db.backend(),
+                database = state.chat.db().backend(),
                 "Switchboard is serving; API docs at /docs"
             );
             app.run_until(shutdown).await.context("server error")?;

@@ -1,5 +1,5 @@
-//! The instructions sent with every assistant call, and what the customer is told when the
-//! assistant cannot answer.
+//! The instructions sent with every assistant call. (What the customer is told when the
+//! assistant cannot answer is in `protocol::texts`.)
 
 use super::knowledge_base::Passage;
 
@@ -9,21 +9,6 @@ chatting with a customer on its website. Be friendly, concise and accurate; answ
 customer's language. If you do not know the answer, say so plainly and never invent policies, \
 prices or order details. If the customer asks for a person, or you cannot help, tell them you \
 can connect them with a human agent.";
-
-/// What the customer is told when the assistant fails: polite, and offering a person.
-pub const FALLBACK_REPLY: &str = "Sorry, I'm having trouble answering right now. \
-If you'd like, I can connect you with a human agent: just say \"talk to a human\".";
-
-/// Said when the conversation is handed to the queue.
-pub const HANDOFF_MESSAGE: &str = "I'm connecting you with a human agent. \
-Please stay on this page; someone will be with you shortly.";
-
-/// What the customer is told when the provider refused the exchange for safety reasons.
-pub const REFUSAL_REPLY: &str = "I'm sorry, I can't help with that here. \
-If you'd like, I can connect you with a human agent: just say \"talk to a human\".";
-
-/// The reason agents see when the session was queued because the assistant kept failing.
-pub const REPEATED_FAILURE_REASON: &str = "the assistant failed twice in a row";
 
 /// The system prompt followed by the knowledge-base passages the model must answer from.
 pub fn grounded_instruction(system_prompt: &str, passages: &[&Passage]) -> String {

@@ -4,10 +4,9 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 
-use super::tokens::TokenKind;
-use crate::app::AppState;
+use crate::accounts::AdminRecord;
 use crate::error::ApiError;
-use crate::store::{self, admins::AdminRecord};
+use crate::state::AppState;
 
 /// An authenticated, active agent. A handler taking this cannot run without a valid access token.
 pub struct AuthAdmin(pub AdminRecord);
@@ -33,19 +32,9 @@ fn bearer_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
     Ok(Some(token.trim()))
 }
 
-/// Resolves an access token to an active agent: the token must verify as an access token and
-/// its account must still exist and be active.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<AdminRecord, ApiError> {
-    let admin_id = state
-        .tokens
-        .verify(token, TokenKind::Access)
-        .map_err(|_| credentials_rejected())?;
-    let admin = store::admins::find_by_id(&state.db, admin_id)
-        .await?
-        .ok_or_else(credentials_rejected)?;
-    if !admin.is_active {
-        return Err(ApiError::Forbidden("Inactive user".into()));
-    }
+async fn authenticate(state: &AppState, token: &str) -> Result<AdminRecord, ApiError> {
+    let admin = state.accounts.authenticate(token).await?;
+    tracing::Span::current().record("admin_id", admin.id.0);
     Ok(admin)
 }
 
@@ -58,9 +47,7 @@ impl FromRequestParts<AppState> for AuthAdmin {
     ) -> Result<Self, Self::Rejection> {
         let token = bearer_token(parts)?
             .ok_or_else(|| ApiError::Unauthorized("Not authenticated".into()))?;
-        let admin = authenticate(state, token).await?;
-        tracing::Span::current().record("admin_id", admin.id);
-        Ok(Self(admin))
+        Ok(Self(authenticate(state, token).await?))
     }
 }
 

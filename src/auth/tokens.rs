@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::config::Secret;
-use crate::domain::session::AdminId;
+use crate::domain::ids::AgentId;
 
 /// Clock skew tolerated between nodes when checking `exp`.
 const LEEWAY_SECONDS: u64 = 5;
@@ -78,7 +78,7 @@ impl Tokens {
 
     fn sign(
         &self,
-        admin: AdminId,
+        admin: AgentId,
         kind: TokenKind,
         ttl: Duration,
         now: DateTime<Utc>,
@@ -96,7 +96,7 @@ impl Tokens {
     }
 
     /// Issues an access token and a refresh token for `admin`.
-    pub fn issue_pair(&self, admin: AdminId, now: DateTime<Utc>) -> Result<TokenPair, TokenError> {
+    pub fn issue_pair(&self, admin: AgentId, now: DateTime<Utc>) -> Result<TokenPair, TokenError> {
         let refresh_expires_at = now
             + chrono::Duration::from_std(self.refresh_ttl)
                 .map_err(|e| TokenError::Signing(e.to_string()))?;
@@ -108,13 +108,17 @@ impl Tokens {
     }
 
     /// The agent a valid, unexpired token of `expected` kind was issued to.
-    pub fn verify(&self, token: &str, expected: TokenKind) -> Result<AdminId, TokenError> {
+    pub fn verify(&self, token: &str, expected: TokenKind) -> Result<AgentId, TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|_| TokenError::Invalid)?;
         if data.claims.kind != expected {
             return Err(TokenError::WrongKind(data.claims.kind));
         }
-        data.claims.sub.parse().map_err(|_| TokenError::Invalid)
+        data.claims
+            .sub
+            .parse::<i64>()
+            .map(AgentId)
+            .map_err(|_| TokenError::Invalid)
     }
 }
 
@@ -142,11 +146,14 @@ mod tests {
     #[test]
     fn kinds_are_not_interchangeable() {
         let t = tokens();
-        let pair = t.issue_pair(42, Utc::now()).unwrap();
-        assert_eq!(t.verify(&pair.access_token, TokenKind::Access).unwrap(), 42);
+        let pair = t.issue_pair(AgentId(42), Utc::now()).unwrap();
+        assert_eq!(
+            t.verify(&pair.access_token, TokenKind::Access).unwrap(),
+            AgentId(42)
+        );
         assert_eq!(
             t.verify(&pair.refresh_token, TokenKind::Refresh).unwrap(),
-            42
+            AgentId(42)
         );
         assert!(matches!(
             t.verify(&pair.refresh_token, TokenKind::Access),
@@ -159,11 +166,11 @@ mod tests {
     fn expired_tampered_and_foreign_tokens_fail() {
         let t = tokens();
         let old = t
-            .issue_pair(1, Utc::now() - chrono::Duration::hours(2))
+            .issue_pair(AgentId(1), Utc::now() - chrono::Duration::hours(2))
             .unwrap();
         assert!(t.verify(&old.access_token, TokenKind::Access).is_err());
 
-        let pair = t.issue_pair(1, Utc::now()).unwrap();
+        let pair = t.issue_pair(AgentId(1), Utc::now()).unwrap();
         let mut tampered = pair.access_token.clone();
         tampered.pop();
         tampered.push(if pair.access_token.ends_with('A') {
@@ -186,8 +193,8 @@ mod tests {
     fn pairs_are_unique_and_fingerprints_stable() {
         let t = tokens();
         let now = Utc::now();
-        let a = t.issue_pair(1, now).unwrap();
-        let b = t.issue_pair(1, now).unwrap();
+        let a = t.issue_pair(AgentId(1), now).unwrap();
+        let b = t.issue_pair(AgentId(1), now).unwrap();
         assert_ne!(a.refresh_token, b.refresh_token);
         assert_eq!(fingerprint("x"), fingerprint("x"));
         assert_eq!(fingerprint("x").len(), 64);

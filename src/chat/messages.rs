@@ -1,41 +1,39 @@
 //! Messages and typing: a customer writes (stored, acknowledged, shown to the right agents,
-//! answered by the assistant or handed off), an agent writes to the session it holds.
+//! answered by the assistant or handed off), an agent writes to the session it holds; and a
+//! conversation's history.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
-use super::sessions::{find_session, hand_off};
-use super::{assistant, commit, message_to_session, to_agent, to_agents, to_session};
-use crate::app::AppState;
+use super::{Chat, Error, frames, to_agent, to_agents, to_session};
 use crate::domain::handoff::asks_for_human;
-use crate::domain::session::{AdminId, SenderType, SessionState, SessionStatus};
-use crate::error::ApiError;
+use crate::domain::ids::{AgentId, MessageId, SessionId};
+use crate::domain::session::{SenderType, SessionStatus, TransitionError};
+use crate::protocol::{AgentEvent, ClientEvent, Frame};
 use crate::realtime::{Audience, ConnId, Event};
 use crate::store::messages::{Inserted, MessageRecord, NewMessage};
-use crate::store::{self, sessions::SessionRecord};
-use crate::ws::protocol::{AgentEvent, ClientEvent};
+use crate::store::{self, Tx, sessions::SessionRecord};
 
 /// What the sender learns once its message is stored.
 #[derive(Debug, Clone)]
 pub struct MessageReceipt {
-    pub id: i64,
+    pub id: MessageId,
     pub created_at: DateTime<Utc>,
 }
 
-fn session_closed() -> ApiError {
-    ApiError::Conflict("Session is closed".into())
+impl From<&MessageRecord> for MessageReceipt {
+    fn from(message: &MessageRecord) -> Self {
+        Self {
+            id: message.id,
+            created_at: message.created_at,
+        }
+    }
 }
 
-/// The message as agents see it.
-fn for_agents(session: &SessionRecord, message: &MessageRecord) -> AgentEvent {
-    AgentEvent::Message {
-        id: message.id,
-        session_id: session.session_id,
-        content: message.content.clone(),
-        sender_type: message.sender_type,
-        client_name: session.client.name.clone(),
-        created_at: message.created_at,
-    }
+/// Who wrote a message, for its `ack`.
+#[derive(Clone, Copy)]
+enum Writer {
+    Customer,
+    Agent,
 }
 
 /// The sender's `ack`, the first event of its message: sent only once the message is stored.
@@ -43,185 +41,214 @@ fn ack(
     to: ConnId,
     client_msg_id: Option<String>,
     message: &MessageRecord,
-    client: bool,
+    writer: Writer,
 ) -> Option<Event> {
     let client_msg_id = client_msg_id?;
-    let frame = if client {
-        ClientEvent::Ack {
+    let (id, created_at) = (message.id, message.created_at);
+    let frame: Frame = match writer {
+        Writer::Customer => ClientEvent::Ack {
             client_msg_id,
-            id: message.id,
-            created_at: message.created_at,
+            id,
+            created_at,
         }
-        .to_frame()
-    } else {
-        AgentEvent::Ack {
+        .to_frame(),
+        Writer::Agent => AgentEvent::Ack {
             client_msg_id,
-            id: message.id,
-            created_at: message.created_at,
+            id,
+            created_at,
         }
-        .to_frame()
+        .to_frame(),
     };
     Some(Event::frame(Audience::Connection { conn: to }, frame))
 }
 
-/// A customer's message, sent from socket `from`. It is stored (once per `client_msg_id`) and
-/// acknowledged; then shown on the customer's other tabs and to the agents concerned, and
-/// answered: by the assistant, by a hand-off if it asks for a person, or — while queued — with
-/// the customer's queue position.
-pub async fn client_message(
-    state: &AppState,
-    session_id: Uuid,
-    from: ConnId,
-    content: &str,
-    client_msg_id: Option<String>,
-) -> Result<MessageReceipt, ApiError> {
-    let session = find_session(state, session_id).await?;
-    if session.state == SessionState::Closed {
-        return Err(session_closed());
-    }
-    let status = session.status();
-    let position = match status {
-        SessionStatus::Waiting => store::sessions::queue_position(&state.db, session_id).await?,
-        _ => None,
-    };
-    let mut tx = state.db.begin().await?;
-    let inserted = store::messages::insert(
-        &mut tx,
-        &NewMessage {
-            session_pk: session.id,
-            sender: SenderType::Client,
-            sender_admin_id: None,
-            content,
-            client_msg_id: client_msg_id.as_deref(),
+/// A stored message for every socket of the customer's session (except `except`).
+fn to_session_sockets(
+    session_id: SessionId,
+    message: &MessageRecord,
+    except: Option<ConnId>,
+) -> Event {
+    Event::message(
+        Audience::Session { session_id, except },
+        frames::client_message(session_id, message, None).to_frame(),
+        message.id,
+    )
+}
+
+/// A message a person wrote: the customer, or the agent `agent`.
+struct Written<'a> {
+    session: &'a SessionRecord,
+    agent: Option<AgentId>,
+    content: &'a str,
+    client_msg_id: Option<&'a str>,
+}
+
+impl Written<'_> {
+    /// Stores it in `tx`, once per `client_msg_id`.
+    async fn store(&self, tx: &mut Tx) -> Result<Inserted, Error> {
+        let sender = match self.agent {
+            Some(_) => SenderType::Admin,
+            None => SenderType::Client,
+        };
+        let message = NewMessage {
+            session: self.session.id,
+            sender,
+            sender_admin_id: self.agent,
+            content: self.content,
+            client_msg_id: self.client_msg_id,
             provider_data: None,
             created_at: Utc::now(),
-        },
-    )
-    .await?;
-    let record = inserted.record().clone();
-    let receipt = MessageReceipt {
-        id: record.id,
-        created_at: record.created_at,
-    };
-    let mut events: Vec<Event> = ack(from, client_msg_id, &record, true)
-        .into_iter()
-        .collect();
-    if let Inserted::Repeat(_) = inserted {
-        // A resend after a lost ack: acknowledged again, nothing else happens twice.
-        commit(state, tx, events).await?;
-        return Ok(receipt);
+        };
+        Ok(store::messages::insert(tx, &message).await?)
     }
-    events.push(message_to_session(session_id, &record, Some(from)));
-    match status {
-        SessionStatus::Assigned(agent) => {
-            events.push(to_agent(agent, &for_agents(&session, &record)))
+}
+
+/// The message as agents see it.
+fn for_agents(session: &SessionRecord, message: &MessageRecord) -> AgentEvent {
+    frames::agent_message(session.session_id, &session.client.name, message)
+}
+
+impl Chat {
+    /// A session's messages after `after`, oldest first, at most `limit`.
+    pub async fn history(
+        &self,
+        session_id: SessionId,
+        after: MessageId,
+        limit: i64,
+    ) -> Result<Vec<MessageRecord>, Error> {
+        let session = self.find_session(session_id).await?;
+        Ok(store::messages::list(&self.inner.db, session.id, after, limit).await?)
+    }
+
+    /// A customer's message, sent from socket `from`. It is stored (once per `client_msg_id`)
+    /// and acknowledged; then shown on the customer's other tabs and to the agents concerned,
+    /// and answered: by the assistant, by a hand-off if it asks for a person, or — while queued
+    /// — with the customer's queue position.
+    pub async fn client_message(
+        &self,
+        session_id: SessionId,
+        from: ConnId,
+        content: &str,
+        client_msg_id: Option<String>,
+    ) -> Result<MessageReceipt, Error> {
+        let db = &self.inner.db;
+        let session = self.find_session(session_id).await?;
+        let status = session.status();
+        if status == SessionStatus::Closed {
+            return Err(TransitionError::Closed.into());
         }
-        SessionStatus::Waiting => {
-            events.push(to_agents(None, &for_agents(&session, &record)));
-            if let Some(position) = position {
-                events.push(to_session(
-                    session_id,
-                    &ClientEvent::waiting(session_id, position),
-                ));
+        let position = match status {
+            SessionStatus::Waiting => store::sessions::queue_position(db, session_id).await?,
+            _ => None,
+        };
+        let mut tx = db.begin().await?;
+        let written = Written {
+            session: &session,
+            agent: None,
+            content,
+            client_msg_id: client_msg_id.as_deref(),
+        };
+        let inserted = written.store(&mut tx).await?;
+        let record = inserted.record().clone();
+        let mut events: Vec<Event> = ack(from, client_msg_id, &record, Writer::Customer)
+            .into_iter()
+            .collect();
+        if let Inserted::Repeat(_) = inserted {
+            // A resend after a lost ack: acknowledged again, nothing else happens twice.
+            self.commit(tx, events).await?;
+            return Ok(MessageReceipt::from(&record));
+        }
+        events.push(to_session_sockets(session_id, &record, Some(from)));
+        match status {
+            SessionStatus::Assigned(agent) => {
+                events.push(to_agent(agent, &for_agents(&session, &record)))
+            }
+            SessionStatus::Waiting => {
+                events.push(to_agents(None, &for_agents(&session, &record)));
+                if let Some(position) = position {
+                    events.push(to_session(
+                        session_id,
+                        &ClientEvent::waiting(session_id, position),
+                    ));
+                }
+            }
+            SessionStatus::Ai | SessionStatus::Closed => {}
+        }
+        self.commit(tx, events).await?;
+
+        if status == SessionStatus::Ai {
+            if asks_for_human(content) {
+                self.hand_off(session_id, None, None).await?;
+            } else {
+                self.answer(session_id, from).await?;
             }
         }
-        SessionStatus::Ai | SessionStatus::Closed => {}
+        Ok(MessageReceipt::from(&record))
     }
-    commit(state, tx, events).await?;
 
-    if status == SessionStatus::Ai {
-        if asks_for_human(content) {
-            hand_off(state, session_id, None, None).await?;
-        } else {
-            assistant::answer(state, session_id, from).await?;
-        }
-    }
-    Ok(receipt)
-}
-
-/// The customer pressed "talk to a person".
-pub async fn request_human(state: &AppState, session_id: Uuid) -> Result<(), ApiError> {
-    hand_off(state, session_id, None, None).await.map(drop)
-}
-
-/// An agent's message to the session it holds, sent from socket `from`.
-pub async fn agent_message(
-    state: &AppState,
-    session_id: Uuid,
-    agent: AdminId,
-    from: ConnId,
-    content: &str,
-    client_msg_id: Option<String>,
-) -> Result<MessageReceipt, ApiError> {
-    let session = find_session(state, session_id).await?;
-    session.status().can_agent_write(agent)?;
-    let mut tx = state.db.begin().await?;
-    let inserted = store::messages::insert(
-        &mut tx,
-        &NewMessage {
-            session_pk: session.id,
-            sender: SenderType::Admin,
-            sender_admin_id: Some(agent),
+    /// An agent's message to the session it holds, sent from socket `from`.
+    pub async fn agent_message(
+        &self,
+        session_id: SessionId,
+        agent: AgentId,
+        from: ConnId,
+        content: &str,
+        client_msg_id: Option<String>,
+    ) -> Result<MessageReceipt, Error> {
+        let session = self.find_session(session_id).await?;
+        session.status().can_agent_write(agent)?;
+        let mut tx = self.inner.db.begin().await?;
+        let written = Written {
+            session: &session,
+            agent: Some(agent),
             content,
             client_msg_id: client_msg_id.as_deref(),
-            provider_data: None,
-            created_at: Utc::now(),
-        },
-    )
-    .await?;
-    let record = inserted.record().clone();
-    let mut events: Vec<Event> = ack(from, client_msg_id, &record, false)
-        .into_iter()
-        .collect();
-    if let Inserted::New(_) = inserted {
-        events.push(message_to_session(session_id, &record, None));
-        // The agent's other tabs show it too.
-        events.push(Event::message(
-            Audience::Agent {
-                admin_id: agent,
-                except: Some(from),
-            },
-            for_agents(&session, &record).to_frame(),
-            record.id,
-        ));
-    }
-    commit(state, tx, events).await?;
-    Ok(MessageReceipt {
-        id: record.id,
-        created_at: record.created_at,
-    })
-}
-
-/// The customer is typing: their agent sees it.
-pub async fn client_typing(state: &AppState, session_id: Uuid) -> Result<(), ApiError> {
-    let session = find_session(state, session_id).await?;
-    match session.status() {
-        SessionStatus::Closed => Err(session_closed()),
-        SessionStatus::Assigned(agent) => {
-            let event = AgentEvent::Typing {
-                session_id,
-                sender_type: SenderType::Client,
-            };
-            Ok(state.bus.publish(vec![to_agent(agent, &event)]).await?)
+        };
+        let inserted = written.store(&mut tx).await?;
+        let record = inserted.record().clone();
+        let mut events: Vec<Event> = ack(from, client_msg_id, &record, Writer::Agent)
+            .into_iter()
+            .collect();
+        if let Inserted::New(_) = inserted {
+            events.push(to_session_sockets(session_id, &record, None));
+            // The agent's other tabs show it too.
+            events.push(Event::message(
+                Audience::Agent {
+                    admin_id: agent,
+                    except: Some(from),
+                },
+                for_agents(&session, &record).to_frame(),
+                record.id,
+            ));
         }
-        SessionStatus::Ai | SessionStatus::Waiting => Ok(()),
+        self.commit(tx, events).await?;
+        Ok(MessageReceipt::from(&record))
     }
-}
 
-/// The agent is typing: the customer sees it.
-pub async fn agent_typing(
-    state: &AppState,
-    session_id: Uuid,
-    agent: AdminId,
-) -> Result<(), ApiError> {
-    let session = find_session(state, session_id).await?;
-    session.status().can_agent_write(agent)?;
-    let event = ClientEvent::Typing {
-        session_id,
-        sender_type: SenderType::Admin,
-    };
-    Ok(state
-        .bus
-        .publish(vec![to_session(session_id, &event)])
-        .await?)
+    /// The customer is typing: their agent sees it.
+    pub async fn client_typing(&self, session_id: SessionId) -> Result<(), Error> {
+        let session = self.find_session(session_id).await?;
+        match session.status() {
+            SessionStatus::Closed => Err(TransitionError::Closed.into()),
+            SessionStatus::Assigned(agent) => {
+                let event = AgentEvent::Typing {
+                    session_id,
+                    sender_type: SenderType::Client,
+                };
+                self.publish(vec![to_agent(agent, &event)]).await
+            }
+            SessionStatus::Ai | SessionStatus::Waiting => Ok(()),
+        }
+    }
+
+    /// The agent is typing: the customer sees it.
+    pub async fn agent_typing(&self, session_id: SessionId, agent: AgentId) -> Result<(), Error> {
+        let session = self.find_session(session_id).await?;
+        session.status().can_agent_write(agent)?;
+        let event = ClientEvent::Typing {
+            session_id,
+            sender_type: SenderType::Admin,
+        };
+        self.publish(vec![to_session(session_id, &event)]).await
+    }
 }

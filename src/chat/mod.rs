@@ -1,32 +1,128 @@
 //! The use cases of a conversation: open, message, hand off, claim, release, return to the
-//! assistant, close. This is the one place that changes sessions and messages and publishes
-//! their events — in the same transaction as the change (see `realtime::Bus::commit`), so they
-//! reach every node if and only if it committed. REST handlers and socket tasks both call it, so
-//! an action has the same effect on every connected party whichever way it arrives.
+//! assistant, close — and the reads and socket openings that go with them. This is the one place
+//! that changes (and reads) sessions and messages and publishes their events, in the same
+//! transaction as the change (see `realtime::Bus::commit`), so they reach every node if and only
+//! if it committed. REST handlers and socket tasks both call [`Chat`], so an action has the same
+//! effect on every connected party whichever way it arrives.
+//!
+//! It knows nothing of HTTP or sockets: it returns its own [`Error`] and builds `protocol`
+//! frames, which the adapters carry.
 
 mod assistant;
+mod delivery;
+mod error;
+mod frames;
 mod messages;
+mod openings;
 mod sessions;
 
-pub use assistant::AssistantTurns;
-pub use messages::{
-    MessageReceipt, agent_message, agent_typing, client_message, client_typing, request_human,
-};
-pub use sessions::{
-    claim_session, close_session, create_session, find_session, hand_off, release_session,
-    return_to_ai,
-};
+/// What the use cases return: sessions (with their customer) and messages as stored.
+pub use crate::store::messages::MessageRecord;
+pub use crate::store::sessions::{ClientRecord, SessionRecord};
+pub use error::Error;
+pub use messages::MessageReceipt;
+pub use openings::Opening;
 
-use uuid::Uuid;
+use std::sync::Arc;
 
-use crate::app::AppState;
-use crate::error::ApiError;
-use crate::realtime::{Audience, Event};
-use crate::store::Tx;
-use crate::store::messages::MessageRecord;
-use crate::ws::protocol::{AgentEvent, ClientEvent};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-fn session_audience(session_id: Uuid) -> Audience {
+use crate::ai::Assistant;
+use crate::config::Settings;
+use crate::domain::ids::{AgentId, SessionId};
+use crate::protocol::{AgentEvent, ClientEvent};
+use crate::realtime::{Audience, Bus, Event, Hub};
+use crate::store::{Db, Tx};
+use assistant::AssistantTurns;
+
+/// The conversation service: the database, the event bus, this node's sockets, the assistant
+/// and its turns, and the tasks it runs in the background. Cheap to clone.
+#[derive(Clone)]
+pub struct Chat {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    bus: Bus,
+    hub: Arc<Hub>,
+    assistant: Arc<Assistant>,
+    turns: AssistantTurns,
+    tasks: TaskTracker,
+    limits: Limits,
+}
+
+/// The settings the use cases apply.
+#[derive(Debug, Clone)]
+struct Limits {
+    ai_calls_per_minute: u32,
+    ai_history_messages: usize,
+    ai_failure_handoff: bool,
+}
+
+impl Chat {
+    /// Builds the service on `db` and starts this node's event delivery (until `shutdown`).
+    /// Assistant replies run on `tasks`, which the caller awaits at shutdown.
+    pub fn start(
+        settings: &Settings,
+        db: Db,
+        tasks: TaskTracker,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let assistant = Arc::new(Assistant::from_settings(settings)?);
+        let hub = Arc::new(Hub::default());
+        let handler = delivery::Delivery::new(db.clone(), Arc::clone(&hub));
+        let bus = Bus::start(&db, Arc::new(handler), shutdown);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                db,
+                bus,
+                hub,
+                assistant,
+                turns: AssistantTurns::default(),
+                tasks,
+                limits: Limits {
+                    ai_calls_per_minute: settings.ai_calls_per_minute,
+                    ai_history_messages: settings.ai_history_messages,
+                    ai_failure_handoff: settings.ai_failure_handoff,
+                },
+            }),
+        })
+    }
+
+    /// The database (for readiness probes and tests).
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// The assistant's provider, for logs.
+    pub fn assistant_name(&self) -> &'static str {
+        self.inner.assistant.name()
+    }
+
+    /// How many sockets this node holds for a session (for tests and metrics).
+    pub fn client_sockets(&self, session_id: SessionId) -> usize {
+        self.inner.hub.client_sockets(session_id)
+    }
+
+    /// Whether the database answers.
+    pub async fn ready(&self) -> Result<(), Error> {
+        Ok(self.inner.db.ping().await?)
+    }
+
+    /// Commits `tx` with its events.
+    async fn commit(&self, tx: Tx, events: Vec<Event>) -> Result<(), Error> {
+        Ok(self.inner.bus.commit(tx, events).await?)
+    }
+
+    /// Publishes events that report no stored change (typing, deltas, a sender's error).
+    async fn publish(&self, events: Vec<Event>) -> Result<(), Error> {
+        Ok(self.inner.bus.publish(events).await?)
+    }
+}
+
+fn session_audience(session_id: SessionId) -> Audience {
     Audience::Session {
         session_id,
         except: None,
@@ -34,25 +130,12 @@ fn session_audience(session_id: Uuid) -> Audience {
 }
 
 /// An event for every socket of the customer's session.
-fn to_session(session_id: Uuid, event: &ClientEvent) -> Event {
+fn to_session(session_id: SessionId, event: &ClientEvent) -> Event {
     Event::frame(session_audience(session_id), event.to_frame())
 }
 
-/// A stored message for every socket of the customer's session (except `except`).
-fn message_to_session(
-    session_id: Uuid,
-    message: &MessageRecord,
-    except: Option<crate::realtime::ConnId>,
-) -> Event {
-    Event::message(
-        Audience::Session { session_id, except },
-        ClientEvent::message(session_id, message, None).to_frame(),
-        message.id,
-    )
-}
-
 /// An event for every socket of one agent.
-fn to_agent(admin_id: i64, event: &AgentEvent) -> Event {
+fn to_agent(admin_id: AgentId, event: &AgentEvent) -> Event {
     Event::frame(
         Audience::Agent {
             admin_id,
@@ -63,11 +146,6 @@ fn to_agent(admin_id: i64, event: &AgentEvent) -> Event {
 }
 
 /// An event for every agent socket, optionally except one agent's.
-fn to_agents(except_admin: Option<i64>, event: &AgentEvent) -> Event {
+fn to_agents(except_admin: Option<AgentId>, event: &AgentEvent) -> Event {
     Event::frame(Audience::Agents { except_admin }, event.to_frame())
-}
-
-/// Commits `tx` with its events.
-async fn commit(state: &AppState, tx: Tx, events: Vec<Event>) -> Result<(), ApiError> {
-    Ok(state.bus.commit(tx, events).await?)
 }

@@ -1,241 +1,257 @@
-//! Session life-cycle use cases: open, hand off, claim, release, return to the assistant, close.
+//! Session life-cycle use cases: open, read, list, hand off, claim, release, return to the
+//! assistant, close.
 
 use chrono::Utc;
-use uuid::Uuid;
 
-use super::{commit, to_agent, to_agents, to_session};
-use crate::ai::prompt::HANDOFF_MESSAGE;
-use crate::app::AppState;
+use super::{Chat, Error, frames, session_audience, to_agent, to_agents, to_session};
 use crate::domain::client_info::NewClientInfo;
-use crate::domain::session::{AdminId, SenderType, SessionStatus, TransitionError};
-use crate::error::ApiError;
+use crate::domain::ids::{AgentId, SessionId};
+use crate::domain::session::{SenderType, SessionStatus, TransitionError};
+use crate::protocol::{AgentEvent, ClientEvent, texts};
 use crate::realtime::Event;
 use crate::store::messages::NewMessage;
 use crate::store::{self, sessions::SessionRecord};
-use crate::ws::protocol::{AgentEvent, ClientContact, ClientEvent};
 
-/// Opens a session for a customer; the assistant answers first.
-pub async fn create_session(
-    state: &AppState,
-    client: &NewClientInfo,
-) -> Result<SessionRecord, ApiError> {
-    let session = store::sessions::create(&state.db, client, Utc::now()).await?;
-    tracing::info!(session_id = %session.session_id, "session created");
-    Ok(session)
-}
-
-/// The session, or 404.
-pub async fn find_session(state: &AppState, session_id: Uuid) -> Result<SessionRecord, ApiError> {
-    store::sessions::find(&state.db, session_id)
-        .await?
-        .ok_or_else(ApiError::session_not_found)
-}
-
-/// After a conditional UPDATE found nothing to change: the error the state machine gives for
-/// the session as it is now (404 if it is gone).
-async fn explain(
-    state: &AppState,
-    session_id: Uuid,
-    transition: impl FnOnce(SessionStatus) -> Result<SessionStatus, TransitionError>,
-) -> ApiError {
-    match find_session(state, session_id).await {
-        Err(err) => err,
-        Ok(current) => match transition(current.status()) {
-            Err(reason) => reason.into(),
-            // It changed back in between: someone else acted first.
-            Ok(_) => ApiError::Conflict("Session changed concurrently; retry".into()),
-        },
+impl Chat {
+    /// Opens a session for a customer; the assistant answers first.
+    pub async fn create_session(&self, client: &NewClientInfo) -> Result<SessionRecord, Error> {
+        let session = store::sessions::create(&self.inner.db, client, Utc::now()).await?;
+        tracing::info!(session_id = %session.session_id, "session created");
+        Ok(session)
     }
-}
 
-/// The session leaves the assistant and joins the human queue, because the customer asked or
-/// the assistant could not help (`reason`). The customer is told, every agent learns of it, and
-/// everyone's view of the queue is updated. `provider_data` is the assistant's raw decision to
-/// hand off (a tool call), kept with the notice for later requests to the same provider.
-pub async fn hand_off(
-    state: &AppState,
-    session_id: Uuid,
-    reason: Option<String>,
-    provider_data: Option<String>,
-) -> Result<SessionRecord, ApiError> {
-    let now = Utc::now();
-    let mut tx = state.db.begin().await?;
-    let Some(queued) = store::sessions::hand_off(&mut tx, session_id, now).await? else {
-        drop(tx);
-        return Err(explain(state, session_id, SessionStatus::hand_off).await);
-    };
-    let notice = store::messages::insert(
-        &mut tx,
-        &NewMessage {
-            session_pk: queued.id,
-            sender: SenderType::Ai,
-            sender_admin_id: None,
-            content: HANDOFF_MESSAGE,
-            client_msg_id: None,
-            provider_data: provider_data.as_deref(),
-            created_at: now,
-        },
-    )
-    .await?;
-    let notice = notice.record();
-    let queue_size = store::sessions::queue_size(&mut tx).await?;
-    let events = vec![
-        Event::message(
-            super::session_audience(session_id),
-            ClientEvent::HandoffRequested {
-                message: HANDOFF_MESSAGE.into(),
-                sender_type: SenderType::Ai,
-                session_id,
-                id: Some(notice.id),
-                created_at: Some(notice.created_at),
-            }
-            .to_frame(),
-            notice.id,
-        ),
-        to_agents(
-            None,
-            &AgentEvent::NewSessionQueued {
-                session_id,
-                client_name: queued.client.name.clone(),
-                queue_size,
-                reason: reason.clone(),
+    /// The session, or [`Error::NotFound`].
+    pub async fn find_session(&self, session_id: SessionId) -> Result<SessionRecord, Error> {
+        store::sessions::find(&self.inner.db, session_id)
+            .await?
+            .ok_or_else(Error::session_not_found)
+    }
+
+    /// Sessions waiting for an agent, oldest hand-off first.
+    pub async fn queue(&self) -> Result<Vec<SessionRecord>, Error> {
+        Ok(store::sessions::list_queue(&self.inner.db).await?)
+    }
+
+    /// Sessions an agent is handling, most recently active first.
+    pub async fn active_sessions(&self) -> Result<Vec<SessionRecord>, Error> {
+        Ok(store::sessions::list_active(&self.inner.db).await?)
+    }
+
+    /// All sessions, newest first, one page at a time.
+    pub async fn all_sessions(&self, limit: i64, offset: i64) -> Result<Vec<SessionRecord>, Error> {
+        Ok(store::sessions::list_all(&self.inner.db, limit, offset).await?)
+    }
+
+    /// `queue_update` with the queue as it is now, for an agent who asked.
+    pub async fn queue_update(&self) -> Result<AgentEvent, Error> {
+        Ok(frames::queue_update(&self.queue().await?))
+    }
+
+    /// After a conditional UPDATE found nothing to change: the error the state machine gives for
+    /// the session as it is now (not found if it is gone).
+    async fn explain(
+        &self,
+        session_id: SessionId,
+        transition: impl FnOnce(SessionStatus) -> Result<SessionStatus, TransitionError>,
+    ) -> Error {
+        match self.find_session(session_id).await {
+            Err(err) => err,
+            Ok(current) => match transition(current.status()) {
+                Err(reason) => reason.into(),
+                // It changed back in between: someone else acted first.
+                Ok(_) => Error::Conflict("Session changed concurrently; retry".into()),
             },
-        ),
-        Event::QueueChanged,
-    ];
-    commit(state, tx, events).await?;
-    tracing::info!(%session_id, reason = reason.as_deref().unwrap_or("customer request"), "session handed off to the queue");
-    Ok(queued)
-}
+        }
+    }
 
-/// `agent` takes the session, from the queue or from the assistant. Exactly one concurrent
-/// claimer wins; the others get 409, as does a claim of a closed session.
-pub async fn claim_session(
-    state: &AppState,
-    session_id: Uuid,
-    agent: AdminId,
-) -> Result<SessionRecord, ApiError> {
-    let agent_name = store::admins::find_by_id(&state.db, agent)
-        .await?
-        .map(|a| a.full_name.unwrap_or(a.username))
-        .unwrap_or_else(|| "An agent".into());
-    let mut tx = state.db.begin().await?;
-    let Some(claimed) = store::sessions::claim(&mut tx, session_id, agent, Utc::now()).await?
-    else {
-        drop(tx);
-        return Err(explain(state, session_id, |s| s.claim(agent)).await);
-    };
-    let queue_size = store::sessions::queue_size(&mut tx).await?;
-    let events = vec![
-        to_agent(
-            agent,
-            &AgentEvent::SessionClaimed {
-                session_id,
-                client_info: ClientContact {
-                    name: claimed.client.name.clone(),
-                    email: claimed.client.email.clone(),
-                    phone: claimed.client.phone.clone(),
+    /// The session leaves the assistant and joins the human queue, because the customer asked
+    /// or the assistant could not help (`reason`). The customer is told, every agent learns of
+    /// it, and everyone's view of the queue is updated. `provider_data` is the assistant's raw
+    /// decision to hand off (a tool call), kept with the notice for later requests to the same
+    /// provider.
+    pub async fn hand_off(
+        &self,
+        session_id: SessionId,
+        reason: Option<String>,
+        provider_data: Option<String>,
+    ) -> Result<SessionRecord, Error> {
+        let now = Utc::now();
+        let mut tx = self.inner.db.begin().await?;
+        let Some(queued) = store::sessions::hand_off(&mut tx, session_id, now).await? else {
+            drop(tx);
+            return Err(self.explain(session_id, SessionStatus::hand_off).await);
+        };
+        let notice = store::messages::insert(
+            &mut tx,
+            &NewMessage {
+                session: queued.id,
+                sender: SenderType::Ai,
+                sender_admin_id: None,
+                content: texts::HANDOFF,
+                client_msg_id: None,
+                provider_data: provider_data.as_deref(),
+                created_at: now,
+            },
+        )
+        .await?;
+        let notice = notice.record();
+        let queue_size = store::sessions::queue_size(&mut tx).await?;
+        let events = vec![
+            Event::message(
+                session_audience(session_id),
+                ClientEvent::HandoffRequested {
+                    message: texts::HANDOFF.into(),
+                    sender_type: SenderType::Ai,
+                    session_id,
+                    id: Some(notice.id),
+                    created_at: Some(notice.created_at),
+                }
+                .to_frame(),
+                notice.id,
+            ),
+            to_agents(
+                None,
+                &AgentEvent::NewSessionQueued {
+                    session_id,
+                    client_name: queued.client.name.clone(),
+                    queue_size,
+                    reason: reason.clone(),
                 },
-            },
-        ),
-        to_agents(
-            Some(agent),
-            &AgentEvent::SessionClaimedByOther {
-                session_id,
-                queue_size,
-                claimed_by: agent,
-            },
-        ),
-        to_session(
-            session_id,
-            &ClientEvent::AgentConnected {
-                message: format!("{agent_name} has joined the conversation."),
-                session_id,
-                agent_name,
-            },
-        ),
-        Event::QueueChanged,
-    ];
-    commit(state, tx, events).await?;
-    tracing::info!(%session_id, agent, "session claimed");
-    Ok(claimed)
-}
-
-/// The holding agent puts the session back in the queue (keeping its place in line).
-pub async fn release_session(
-    state: &AppState,
-    session_id: Uuid,
-    agent: AdminId,
-) -> Result<SessionRecord, ApiError> {
-    let mut tx = state.db.begin().await?;
-    let Some(released) = store::sessions::release(&mut tx, session_id, agent, Utc::now()).await?
-    else {
-        drop(tx);
-        return Err(explain(state, session_id, |s| s.release(agent)).await);
-    };
-    let events = vec![
-        to_agent(agent, &AgentEvent::SessionReleased { session_id }),
-        Event::QueueChanged,
-    ];
-    commit(state, tx, events).await?;
-    tracing::info!(%session_id, agent, "session released to the queue");
-    Ok(released)
-}
-
-/// The holding agent hands the conversation back to the assistant.
-pub async fn return_to_ai(
-    state: &AppState,
-    session_id: Uuid,
-    agent: AdminId,
-) -> Result<SessionRecord, ApiError> {
-    let mut tx = state.db.begin().await?;
-    let Some(returned) =
-        store::sessions::return_to_ai(&mut tx, session_id, agent, Utc::now()).await?
-    else {
-        drop(tx);
-        return Err(explain(state, session_id, |s| s.return_to_ai(agent)).await);
-    };
-    let events = vec![
-        to_agent(agent, &AgentEvent::SessionReleased { session_id }),
-        to_session(
-            session_id,
-            &ClientEvent::ReturnedToAi {
-                message: "You are chatting with the virtual assistant again.".into(),
-                session_id,
-            },
-        ),
-    ];
-    commit(state, tx, events).await?;
-    tracing::info!(%session_id, agent, "session returned to the assistant");
-    Ok(returned)
-}
-
-/// `agent` closes the session: only its holder may (403 otherwise), and only once (409).
-pub async fn close_session(
-    state: &AppState,
-    session_id: Uuid,
-    agent: AdminId,
-) -> Result<SessionRecord, ApiError> {
-    let before = find_session(state, session_id).await?;
-    let mut tx = state.db.begin().await?;
-    let Some(closed) = store::sessions::close(&mut tx, session_id, agent, Utc::now()).await? else {
-        drop(tx);
-        return Err(explain(state, session_id, |s| s.close(agent)).await);
-    };
-    let mut events = vec![
-        to_session(
-            session_id,
-            &ClientEvent::SessionClosed {
-                message: "This conversation has been closed. Thank you for contacting us!".into(),
-                session_id,
-            },
-        ),
-        to_agent(agent, &AgentEvent::SessionClosed { session_id }),
-    ];
-    if before.status() == SessionStatus::Waiting {
-        events.push(Event::QueueChanged);
+            ),
+            Event::QueueChanged,
+        ];
+        self.commit(tx, events).await?;
+        tracing::info!(%session_id, reason = reason.as_deref().unwrap_or("customer request"), "session handed off to the queue");
+        Ok(queued)
     }
-    commit(state, tx, events).await?;
-    tracing::info!(%session_id, agent, "session closed");
-    Ok(closed)
+
+    /// The customer pressed "talk to a person".
+    pub async fn request_human(&self, session_id: SessionId) -> Result<(), Error> {
+        self.hand_off(session_id, None, None).await.map(drop)
+    }
+
+    /// `agent` takes the session, from the queue or from the assistant. Exactly one concurrent
+    /// claimer wins; the others get a conflict, as does a claim of a closed session.
+    pub async fn claim_session(
+        &self,
+        session_id: SessionId,
+        agent: AgentId,
+    ) -> Result<SessionRecord, Error> {
+        let agent_name = store::admins::find_by_id(&self.inner.db, agent)
+            .await?
+            .map(|a| a.full_name.unwrap_or(a.username))
+            .unwrap_or_else(|| texts::SOME_AGENT.into());
+        let mut tx = self.inner.db.begin().await?;
+        let Some(claimed) = store::sessions::claim(&mut tx, session_id, agent, Utc::now()).await?
+        else {
+            drop(tx);
+            return Err(self.explain(session_id, |s| s.claim(agent)).await);
+        };
+        let queue_size = store::sessions::queue_size(&mut tx).await?;
+        let events = vec![
+            to_agent(
+                agent,
+                &AgentEvent::SessionClaimed {
+                    session_id,
+                    client_info: frames::contact(&claimed),
+                },
+            ),
+            to_agents(
+                Some(agent),
+                &AgentEvent::SessionClaimedByOther {
+                    session_id,
+                    queue_size,
+                    claimed_by: agent,
+                },
+            ),
+            to_session(
+                session_id,
+                &ClientEvent::AgentConnected {
+                    message: texts::agent_joined(&agent_name),
+                    session_id,
+                    agent_name,
+                },
+            ),
+            Event::QueueChanged,
+        ];
+        self.commit(tx, events).await?;
+        tracing::info!(%session_id, %agent, "session claimed");
+        Ok(claimed)
+    }
+
+    /// The holding agent puts the session back in the queue (keeping its place in line).
+    pub async fn release_session(
+        &self,
+        session_id: SessionId,
+        agent: AgentId,
+    ) -> Result<SessionRecord, Error> {
+        let mut tx = self.inner.db.begin().await?;
+        let Some(released) =
+            store::sessions::release(&mut tx, session_id, agent, Utc::now()).await?
+        else {
+            drop(tx);
+            return Err(self.explain(session_id, |s| s.release(agent)).await);
+        };
+        let events = vec![
+            to_agent(agent, &AgentEvent::SessionReleased { session_id }),
+            Event::QueueChanged,
+        ];
+        self.commit(tx, events).await?;
+        tracing::info!(%session_id, %agent, "session released to the queue");
+        Ok(released)
+    }
+
+    /// The holding agent hands the conversation back to the assistant.
+    pub async fn return_to_ai(
+        &self,
+        session_id: SessionId,
+        agent: AgentId,
+    ) -> Result<SessionRecord, Error> {
+        let mut tx = self.inner.db.begin().await?;
+        let Some(returned) =
+            store::sessions::return_to_ai(&mut tx, session_id, agent, Utc::now()).await?
+        else {
+            drop(tx);
+            return Err(self.explain(session_id, |s| s.return_to_ai(agent)).await);
+        };
+        let events = vec![
+            to_agent(agent, &AgentEvent::SessionReleased { session_id }),
+            to_session(
+                session_id,
+                &ClientEvent::ReturnedToAi {
+                    message: texts::RETURNED_TO_AI.into(),
+                    session_id,
+                },
+            ),
+        ];
+        self.commit(tx, events).await?;
+        tracing::info!(%session_id, %agent, "session returned to the assistant");
+        Ok(returned)
+    }
+
+    /// `agent` closes the session: only its holder may (forbidden otherwise), and only once
+    /// (conflict).
+    pub async fn close_session(
+        &self,
+        session_id: SessionId,
+        agent: AgentId,
+    ) -> Result<SessionRecord, Error> {
+        let before = self.find_session(session_id).await?;
+        let mut tx = self.inner.db.begin().await?;
+        let Some(closed) = store::sessions::close(&mut tx, session_id, agent, Utc::now()).await?
+        else {
+            drop(tx);
+            return Err(self.explain(session_id, |s| s.close(agent)).await);
+        };
+        let mut events = vec![
+            to_session(session_id, &ClientEvent::session_closed(session_id)),
+            to_agent(agent, &AgentEvent::SessionClosed { session_id }),
+        ];
+        if before.status() == SessionStatus::Waiting {
+            events.push(Event::QueueChanged);
+        }
+        self.commit(tx, events).await?;
+        tracing::info!(%session_id, %agent, "session closed");
+        Ok(closed)
+    }
 }

@@ -1,5 +1,6 @@
 //! Agent accounts: usernames and the password policy.
 
+use super::client_info::Email;
 use super::{Invalid, check_length};
 
 /// An agent's login name: 3–100 characters of letters, digits and `_ . -`.
@@ -25,6 +26,23 @@ impl Username {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A new agent account, every field checked: what registration (REST) and `create-admin` (CLI)
+/// both take. It is also the documented request body of `POST /api/auth/register`.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(as = RegisterBody)]
+pub struct NewAccount {
+    /// Letters, digits, `_ . -`; 3–100 characters.
+    #[schema(value_type = String, min_length = 3, max_length = 100, example = "agent_ada")]
+    pub username: Username,
+    #[schema(value_type = String, format = Email, example = "ada@example.com")]
+    pub email: Email,
+    /// At least 8 characters, not a common password, not the username or email.
+    #[schema(value_type = String, min_length = 8, max_length = 1024, format = Password)]
+    pub password: Password,
+    #[schema(max_length = 255)]
+    pub full_name: Option<String>,
 }
 
 /// A full name, optional on registration: trimmed, at most 255 characters.

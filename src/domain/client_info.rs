@@ -96,10 +96,22 @@ impl Phone {
 }
 
 /// Validated details for a new session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, utoipa::ToSchema)]
+#[schema(as = ClientInfoBody)]
 pub struct NewClientInfo {
+    /// Trimmed; 1–255 characters.
+    #[schema(value_type = String, min_length = 1, max_length = 255, example = "John Doe")]
     pub name: ClientName,
+    #[schema(value_type = String, format = Email, example = "john@example.com")]
     pub email: Email,
+    /// Digits, spaces and `+ - ( ) .`; 10–50 characters.
+    #[schema(
+        value_type = String,
+        min_length = 10,
+        max_length = 50,
+        pattern = r"^[0-9 +().-]{10,50}$",
+        example = "+1234567890"
+    )]
     pub phone: Phone,
 }
 

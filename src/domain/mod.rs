@@ -7,6 +7,7 @@
 pub mod account;
 pub mod client_info;
 pub mod handoff;
+pub mod ids;
 pub mod session;
 
 use std::fmt;

@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub use super::ids::AgentId;
+
 /// The stored `state` column, spelled as on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
@@ -82,9 +84,6 @@ impl TryFrom<String> for SenderType {
     }
 }
 
-/// An agent account's id.
-pub type AdminId = i64;
-
 /// Where a session is in its life, derived from `state` and `assigned_admin_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SessionStatus {
@@ -93,7 +92,7 @@ pub enum SessionStatus {
     /// Handed off, in the queue, no agent yet.
     Waiting,
     /// Handed off and held by this agent.
-    Assigned(AdminId),
+    Assigned(AgentId),
     Closed,
 }
 
@@ -103,7 +102,7 @@ pub enum TransitionError {
     #[error("Session is closed")]
     Closed,
     #[error("Session is already assigned to an agent")]
-    AlreadyAssigned { to: AdminId },
+    AlreadyAssigned { to: AgentId },
     #[error("Session belongs to another agent")]
     NotYourSession,
     #[error("Session is not assigned to you")]
@@ -113,7 +112,7 @@ pub enum TransitionError {
 }
 
 impl SessionStatus {
-    pub fn from_stored(state: SessionState, assigned: Option<AdminId>) -> Self {
+    pub fn from_stored(state: SessionState, assigned: Option<AgentId>) -> Self {
         match (state, assigned) {
             (SessionState::Closed, _) => Self::Closed,
             (SessionState::Human, Some(agent)) => Self::Assigned(agent),
@@ -134,7 +133,7 @@ impl SessionStatus {
 
     /// An agent takes the session: from the queue, or straight from the assistant.
     /// Exactly one agent can hold a session; a second claim is a conflict.
-    pub fn claim(self, agent: AdminId) -> Result<Self, TransitionError> {
+    pub fn claim(self, agent: AgentId) -> Result<Self, TransitionError> {
         match self {
             Self::Ai | Self::Waiting => Ok(Self::Assigned(agent)),
             Self::Assigned(to) => Err(TransitionError::AlreadyAssigned { to }),
@@ -143,7 +142,7 @@ impl SessionStatus {
     }
 
     /// The holding agent puts the session back at the head of the queue.
-    pub fn release(self, agent: AdminId) -> Result<Self, TransitionError> {
+    pub fn release(self, agent: AgentId) -> Result<Self, TransitionError> {
         match self {
             Self::Assigned(holder) if holder == agent => Ok(Self::Waiting),
             Self::Assigned(_) => Err(TransitionError::NotYourSession),
@@ -153,13 +152,13 @@ impl SessionStatus {
     }
 
     /// The holding agent hands the conversation back to the assistant.
-    pub fn return_to_ai(self, agent: AdminId) -> Result<Self, TransitionError> {
+    pub fn return_to_ai(self, agent: AgentId) -> Result<Self, TransitionError> {
         self.release(agent).map(|_| Self::Ai)
     }
 
     /// An agent closes the session. Only its holder may close an assigned session; a session
     /// nobody holds (assistant or queue) may be closed by any agent.
-    pub fn close(self, agent: AdminId) -> Result<Self, TransitionError> {
+    pub fn close(self, agent: AgentId) -> Result<Self, TransitionError> {
         match self {
             Self::Assigned(holder) if holder != agent => Err(TransitionError::NotYourSession),
             Self::Closed => Err(TransitionError::Closed),
@@ -168,7 +167,7 @@ impl SessionStatus {
     }
 
     /// Whether `agent` may write into this session.
-    pub fn can_agent_write(self, agent: AdminId) -> Result<(), TransitionError> {
+    pub fn can_agent_write(self, agent: AgentId) -> Result<(), TransitionError> {
         match self {
             Self::Assigned(holder) if holder == agent => Ok(()),
             Self::Assigned(_) => Err(TransitionError::NotYourSession),
@@ -191,6 +190,10 @@ mod tests {
     use super::*;
     use SessionStatus::*;
 
+    fn a(id: i64) -> AgentId {
+        AgentId(id)
+    }
+
     #[test]
     fn stored_columns_map_to_status() {
         assert_eq!(SessionStatus::from_stored(SessionState::Ai, None), Ai);
@@ -199,11 +202,11 @@ mod tests {
             Waiting
         );
         assert_eq!(
-            SessionStatus::from_stored(SessionState::Human, Some(7)),
-            Assigned(7)
+            SessionStatus::from_stored(SessionState::Human, Some(a(7))),
+            Assigned(a(7))
         );
         assert_eq!(
-            SessionStatus::from_stored(SessionState::Closed, Some(7)),
+            SessionStatus::from_stored(SessionState::Closed, Some(a(7))),
             Closed
         );
     }
@@ -217,40 +220,46 @@ mod tests {
 
     #[test]
     fn claim_has_exactly_one_winner() {
-        assert_eq!(Waiting.claim(1), Ok(Assigned(1)));
-        assert_eq!(Ai.claim(1), Ok(Assigned(1)));
+        assert_eq!(Waiting.claim(a(1)), Ok(Assigned(a(1))));
+        assert_eq!(Ai.claim(a(1)), Ok(Assigned(a(1))));
         assert_eq!(
-            Assigned(1).claim(2),
-            Err(TransitionError::AlreadyAssigned { to: 1 })
+            Assigned(a(1)).claim(a(2)),
+            Err(TransitionError::AlreadyAssigned { to: a(1) })
         );
         assert_eq!(
-            Assigned(1).claim(1),
-            Err(TransitionError::AlreadyAssigned { to: 1 })
+            Assigned(a(1)).claim(a(1)),
+            Err(TransitionError::AlreadyAssigned { to: a(1) })
         );
-        assert_eq!(Closed.claim(1), Err(TransitionError::Closed));
+        assert_eq!(Closed.claim(a(1)), Err(TransitionError::Closed));
     }
 
     #[test]
     fn only_the_holder_releases_returns_or_closes() {
-        assert_eq!(Assigned(1).release(1), Ok(Waiting));
-        assert_eq!(Assigned(1).release(2), Err(TransitionError::NotYourSession));
-        assert_eq!(Waiting.release(1), Err(TransitionError::NotAssigned));
-        assert_eq!(Assigned(1).return_to_ai(1), Ok(Ai));
-        assert_eq!(Assigned(1).close(2), Err(TransitionError::NotYourSession));
-        assert_eq!(Assigned(1).close(1), Ok(Closed));
-        assert_eq!(Waiting.close(2), Ok(Closed));
-        assert_eq!(Closed.close(1), Err(TransitionError::Closed));
+        assert_eq!(Assigned(a(1)).release(a(1)), Ok(Waiting));
+        assert_eq!(
+            Assigned(a(1)).release(a(2)),
+            Err(TransitionError::NotYourSession)
+        );
+        assert_eq!(Waiting.release(a(1)), Err(TransitionError::NotAssigned));
+        assert_eq!(Assigned(a(1)).return_to_ai(a(1)), Ok(Ai));
+        assert_eq!(
+            Assigned(a(1)).close(a(2)),
+            Err(TransitionError::NotYourSession)
+        );
+        assert_eq!(Assigned(a(1)).close(a(1)), Ok(Closed));
+        assert_eq!(Waiting.close(a(2)), Ok(Closed));
+        assert_eq!(Closed.close(a(1)), Err(TransitionError::Closed));
     }
 
     #[test]
     fn only_the_holder_writes() {
-        assert_eq!(Assigned(3).can_agent_write(3), Ok(()));
+        assert_eq!(Assigned(a(3)).can_agent_write(a(3)), Ok(()));
         assert_eq!(
-            Assigned(3).can_agent_write(4),
+            Assigned(a(3)).can_agent_write(a(4)),
             Err(TransitionError::NotYourSession)
         );
         assert_eq!(
-            Waiting.can_agent_write(3),
+            Waiting.can_agent_write(a(3)),
             Err(TransitionError::NotAssigned)
         );
     }

@@ -1,4 +1,5 @@
-//! The event bus: how an event published by a use case reaches the [`Hub`] of every node.
+//! The event bus: how an event published by a use case reaches every node, where the core's
+//! [`EventHandler`] delivers it to that node's sockets.
 //!
 //! - **Local** (SQLite, one node): after the transaction commits, events go to this node's
 //!   dispatcher task, which delivers them in publication order.
@@ -6,20 +7,22 @@
 //!   transaction that made the change, so they are delivered if and only if it commits, in commit
 //!   order, to every node (each LISTENs, the publisher included). A payload too large for NOTIFY's
 //!   8,000 bytes is written to `bus_payloads` in the same transaction and announced by id. A
-//!   dropped LISTEN connection is re-established by itself, and the hub then resynchronises its
-//!   sockets from the database, so nothing is missed.
+//!   dropped LISTEN connection is re-established by itself, and the handler is then asked to
+//!   resynchronise the node's sockets from the database, so nothing is missed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::Utf8Bytes;
 use chrono::Utc;
+use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::hub::{Audience, Hub};
+use super::hub::Audience;
+use crate::domain::ids::MessageId;
+use crate::protocol::Frame;
 use crate::store::{self, Db, StoreError, Tx};
 
 /// Events waiting for the local dispatcher; publishers wait (briefly) when it falls behind.
@@ -43,25 +46,35 @@ pub enum Event {
         #[serde(rename = "a")]
         audience: Audience,
         #[serde(rename = "f", with = "as_string")]
-        frame: Utf8Bytes,
+        frame: Frame,
         #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
-        message_id: Option<i64>,
+        message_id: Option<MessageId>,
     },
-    /// The queue changed: agents get `queue_update`, waiting customers their new position.
+    /// The queue changed: each node's handler tells its agents and waiting customers.
     #[serde(rename = "q")]
     QueueChanged,
 }
 
+/// What a node does with the events it receives. The core implements it: it delivers frames to
+/// the node's sockets and turns notices (the queue changed) into frames.
+pub trait EventHandler: Send + Sync + 'static {
+    /// One event, in publication order.
+    fn handle(&self, event: Event) -> BoxFuture<'_, ()>;
+    /// Events may have been missed (the LISTEN connection dropped and came back).
+    fn resync(&self) -> BoxFuture<'_, ()>;
+}
+
 mod as_string {
-    use axum::extract::ws::Utf8Bytes;
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(frame: &Utf8Bytes, serializer: S) -> Result<S::Ok, S::Error> {
+    use crate::protocol::Frame;
+
+    pub fn serialize<S: Serializer>(frame: &Frame, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(frame.as_str())
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Utf8Bytes, D::Error> {
-        String::deserialize(deserializer).map(Utf8Bytes::from)
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Frame, D::Error> {
+        String::deserialize(deserializer).map(Frame::from)
     }
 }
 
@@ -74,7 +87,7 @@ enum Notice {
 }
 
 impl Event {
-    pub fn frame(audience: Audience, frame: impl Into<Utf8Bytes>) -> Self {
+    pub fn frame(audience: Audience, frame: impl Into<Frame>) -> Self {
         Self::Frame {
             audience,
             frame: frame.into(),
@@ -83,7 +96,7 @@ impl Event {
     }
 
     /// A frame that carries the stored message `message_id`.
-    pub fn message(audience: Audience, frame: impl Into<Utf8Bytes>, message_id: i64) -> Self {
+    pub fn message(audience: Audience, frame: impl Into<Frame>, message_id: MessageId) -> Self {
         Self::Frame {
             audience,
             frame: frame.into(),
@@ -100,16 +113,17 @@ pub enum Bus {
 }
 
 impl Bus {
-    /// Starts delivery for `hub` (the local dispatcher, or the LISTEN task) until `shutdown`.
-    pub fn start(db: &Db, hub: Arc<Hub>, shutdown: CancellationToken) -> Self {
+    /// Starts handing received events to `handler` (the local dispatcher, or the LISTEN task)
+    /// until `shutdown`.
+    pub fn start(db: &Db, handler: Arc<dyn EventHandler>, shutdown: CancellationToken) -> Self {
         match db {
             Db::Sqlite(_) => {
                 let (tx, rx) = mpsc::channel::<Event>(BUS_CAPACITY);
-                tokio::spawn(dispatch_local(rx, hub, shutdown));
+                tokio::spawn(dispatch_local(rx, handler, shutdown));
                 Self::Local(tx)
             }
             Db::Postgres(pool) => {
-                tokio::spawn(listen(pool.clone(), db.clone(), hub, shutdown.clone()));
+                tokio::spawn(listen(pool.clone(), db.clone(), handler, shutdown.clone()));
                 tokio::spawn(prune_payloads(db.clone(), shutdown));
                 Self::Postgres(pool.clone())
             }
@@ -181,25 +195,18 @@ async fn notify_in(tx: &mut Tx, event: &Event) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn deliver(hub: &Hub, event: Event) {
-    match event {
-        Event::Frame {
-            audience,
-            frame,
-            message_id,
-        } => hub.deliver(&audience, &frame, message_id),
-        Event::QueueChanged => hub.queue_changed().await,
-    }
-}
-
-async fn dispatch_local(mut rx: mpsc::Receiver<Event>, hub: Arc<Hub>, shutdown: CancellationToken) {
+async fn dispatch_local(
+    mut rx: mpsc::Receiver<Event>,
+    handler: Arc<dyn EventHandler>,
+    shutdown: CancellationToken,
+) {
     loop {
         let event = tokio::select! {
             event = rx.recv() => event,
             () = shutdown.cancelled() => None,
         };
         let Some(event) = event else { break };
-        deliver(&hub, event).await;
+        handler.handle(event).await;
     }
 }
 
@@ -226,8 +233,8 @@ async fn decode(db: &Db, payload: &str) -> Option<Event> {
 }
 
 /// LISTENs for events, re-establishing the connection whenever it drops; after each
-/// reconnection the hub resynchronises its sockets from the database.
-async fn listen(pool: PgPool, db: Db, hub: Arc<Hub>, shutdown: CancellationToken) {
+/// reconnection the handler resynchronises this node's sockets from the database.
+async fn listen(pool: PgPool, db: Db, handler: Arc<dyn EventHandler>, shutdown: CancellationToken) {
     let mut reconnecting = false;
     while !shutdown.is_cancelled() {
         let mut listener = match connect_listener(&pool).await {
@@ -242,7 +249,7 @@ async fn listen(pool: PgPool, db: Db, hub: Arc<Hub>, shutdown: CancellationToken
         };
         if reconnecting {
             tracing::info!("event connection re-established; resynchronising sockets");
-            hub.resync().await;
+            handler.resync().await;
         }
         reconnecting = true;
         loop {
@@ -253,7 +260,7 @@ async fn listen(pool: PgPool, db: Db, hub: Arc<Hub>, shutdown: CancellationToken
             match next {
                 Ok(Some(notification)) => {
                     if let Some(event) = decode(&db, notification.payload()).await {
-                        deliver(&hub, event).await;
+                        handler.handle(event).await;
                     }
                 }
                 Ok(None) => {
@@ -291,6 +298,7 @@ async fn prune_payloads(db: Db, shutdown: CancellationToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::ids::{AgentId, SessionId};
     use uuid::Uuid;
 
     #[test]
@@ -298,15 +306,15 @@ mod tests {
         let events = [
             Event::message(
                 Audience::Session {
-                    session_id: Uuid::nil(),
+                    session_id: SessionId(Uuid::nil()),
                     except: Some(Uuid::nil()),
                 },
                 r#"{"type":"message"}"#,
-                42,
+                MessageId(42),
             ),
             Event::frame(
                 Audience::Agents {
-                    except_admin: Some(3),
+                    except_admin: Some(AgentId(3)),
                 },
                 "{}",
             ),

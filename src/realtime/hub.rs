@@ -1,19 +1,18 @@
 //! Who is connected to this node: each customer socket under its session, each agent socket
-//! under its agent. Delivery writes into a socket's bounded queue and never waits: a socket whose
-//! queue is full is disconnected (a slow consumer must not hold memory or delay anyone else).
+//! under its agent. Delivery writes ready frames into a socket's bounded queue and never waits: a
+//! socket whose queue is full is disconnected (a slow consumer must not hold memory or delay
+//! anyone else). The hub reads nothing and builds no frame: what to send is the core's business.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use axum::extract::ws::Utf8Bytes;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::domain::session::AdminId;
-use crate::store::{self, Db};
-use crate::ws::protocol::{AgentEvent, ClientEvent, QueuedSession};
+use crate::domain::ids::{AgentId, MessageId, SessionId};
+use crate::protocol::{Close, Frame};
 
 /// Frames one socket may have waiting to be written before it counts as a slow consumer.
 pub const OUTBOUND_CAPACITY: usize = 256;
@@ -29,16 +28,16 @@ pub enum Audience {
     Connection { conn: ConnId },
     /// Every socket of a customer's session (all their tabs), except `except`.
     Session {
-        session_id: Uuid,
+        session_id: SessionId,
         except: Option<ConnId>,
     },
     /// Every socket of one agent, except `except`.
     Agent {
-        admin_id: AdminId,
+        admin_id: AgentId,
         except: Option<ConnId>,
     },
     /// Every agent socket, except those of `except_admin`.
-    Agents { except_admin: Option<AdminId> },
+    Agents { except_admin: Option<AgentId> },
 }
 
 /// What a socket's writer sends next.
@@ -46,9 +45,9 @@ pub enum Audience {
 pub enum Outbound {
     /// A frame; `message_id` when it carries a stored message (so a resuming socket can skip
     /// what it was already replayed).
-    Text(Utf8Bytes, Option<i64>),
-    /// Send a Close frame with this code and reason, then stop.
-    Close(u16, &'static str),
+    Text(Frame, Option<MessageId>),
+    /// Send this Close frame, then stop.
+    Close(Close),
 }
 
 /// The sending half of one socket's outbound queue.
@@ -73,11 +72,11 @@ impl Peer {
     }
 
     /// Queues a frame without waiting. A full queue disconnects the socket.
-    pub fn send(&self, frame: impl Into<Utf8Bytes>) {
+    pub fn send(&self, frame: impl Into<Frame>) {
         self.send_message(frame.into(), None);
     }
 
-    fn send_message(&self, frame: Utf8Bytes, message_id: Option<i64>) {
+    fn send_message(&self, frame: Frame, message_id: Option<MessageId>) {
         match self.tx.try_send(Outbound::Text(frame, message_id)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
@@ -88,9 +87,9 @@ impl Peer {
         }
     }
 
-    /// Asks the writer to close the socket with `code`.
-    pub fn close(&self, code: u16, reason: &'static str) {
-        if self.tx.try_send(Outbound::Close(code, reason)).is_err() {
+    /// Asks the writer to close the socket with `close`.
+    pub fn close(&self, close: Close) {
+        if self.tx.try_send(Outbound::Close(close)).is_err() {
             self.kicked.cancel();
         }
     }
@@ -98,8 +97,8 @@ impl Peer {
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 enum Key {
-    Session(Uuid),
-    Agent(AdminId),
+    Session(SessionId),
+    Agent(AgentId),
 }
 
 #[derive(Default)]
@@ -107,13 +106,13 @@ struct Registry {
     sockets: HashMap<Key, Vec<Peer>>,
     by_conn: HashMap<ConnId, Peer>,
     /// The newest message delivered to each session's sockets, to resynchronise from.
-    last_message: HashMap<Uuid, i64>,
+    last_message: HashMap<SessionId, MessageId>,
 }
 
 /// The sockets connected to this node.
+#[derive(Default)]
 pub struct Hub {
     registry: Mutex<Registry>,
-    db: Db,
 }
 
 /// Keeps a socket registered; dropping it unregisters.
@@ -140,13 +139,6 @@ impl Drop for Registration {
 }
 
 impl Hub {
-    pub fn new(db: Db) -> Self {
-        Self {
-            registry: Mutex::default(),
-            db,
-        }
-    }
-
     fn lock(&self) -> MutexGuard<'_, Registry> {
         // A panic while holding the lock cannot leave the map inconsistent: keep using it.
         self.registry
@@ -170,9 +162,9 @@ impl Hub {
     /// `last_message_id`.
     pub fn register_client(
         self: &Arc<Self>,
-        session_id: Uuid,
+        session_id: SessionId,
         peer: &Peer,
-        last_message_id: i64,
+        last_message_id: MessageId,
     ) -> Registration {
         let registration = self.register(Key::Session(session_id), peer);
         self.saw_message(session_id, last_message_id);
@@ -181,7 +173,7 @@ impl Hub {
 
     /// Records that `session_id`'s sockets have seen messages up to `message_id` (the point a
     /// resynchronisation replays from).
-    pub fn saw_message(&self, session_id: Uuid, message_id: i64) {
+    pub fn saw_message(&self, session_id: SessionId, message_id: MessageId) {
         let mut registry = self.lock();
         if let Some(last) = registry.last_message.get_mut(&session_id) {
             *last = (*last).max(message_id);
@@ -191,12 +183,12 @@ impl Hub {
     }
 
     /// Registers one of an agent's sockets.
-    pub fn register_agent(self: &Arc<Self>, admin_id: AdminId, peer: &Peer) -> Registration {
+    pub fn register_agent(self: &Arc<Self>, admin_id: AgentId, peer: &Peer) -> Registration {
         self.register(Key::Agent(admin_id), peer)
     }
 
     /// How many sockets this node holds for a session (for tests and metrics).
-    pub fn client_sockets(&self, session_id: Uuid) -> usize {
+    pub fn client_sockets(&self, session_id: SessionId) -> usize {
         self.lock()
             .sockets
             .get(&Key::Session(session_id))
@@ -204,7 +196,7 @@ impl Hub {
     }
 
     /// Writes `frame` into the queue of every local socket in `audience`.
-    pub fn deliver(&self, audience: &Audience, frame: &Utf8Bytes, message_id: Option<i64>) {
+    pub fn deliver(&self, audience: &Audience, frame: &Frame, message_id: Option<MessageId>) {
         let mut registry = self.lock();
         if let (Audience::Session { session_id, .. }, Some(id)) = (audience, message_id)
             && let Some(last) = registry.last_message.get_mut(session_id)
@@ -243,68 +235,13 @@ impl Hub {
         }
     }
 
-    /// The queue changed: every local agent gets `queue_update`, every local waiting customer
-    /// a `waiting` frame with their new position.
-    pub async fn queue_changed(&self) {
-        let queue = match store::sessions::list_queue(&self.db).await {
-            Ok(queue) => queue,
-            Err(err) => {
-                tracing::warn!(error = %err, "could not read the queue to announce it");
-                return;
-            }
-        };
-        let update: Utf8Bytes = AgentEvent::QueueUpdate {
-            queue_size: queue.len(),
-            queued_sessions: queue.iter().map(QueuedSession::from).collect(),
-        }
-        .to_frame();
-        self.deliver(&Audience::Agents { except_admin: None }, &update, None);
-        for (index, session) in queue.iter().enumerate() {
-            let frame = ClientEvent::waiting(session.session_id, index + 1).to_frame();
-            self.deliver(
-                &Audience::Session {
-                    session_id: session.session_id,
-                    except: None,
-                },
-                &frame,
-                None,
-            );
-        }
-    }
-
-    /// After events may have been missed (the event connection dropped): sends every local
-    /// customer the messages stored since the last one delivered, and a closed session's
-    /// `session_closed`; refreshes everyone's view of the queue.
-    pub async fn resync(&self) {
-        let sessions: Vec<(Uuid, i64)> = self
-            .lock()
+    /// The sessions with sockets here, each with the newest message its sockets were sent:
+    /// where a resynchronisation starts.
+    pub fn delivered(&self) -> Vec<(SessionId, MessageId)> {
+        self.lock()
             .last_message
             .iter()
-            .map(|(s, l)| (*s, *l))
-            .collect();
-        for (session_id, last) in sessions {
-            let Ok(Some(session)) = store::sessions::find(&self.db, session_id).await else {
-                continue;
-            };
-            let audience = Audience::Session {
-                session_id,
-                except: None,
-            };
-            if let Ok(missed) = store::messages::list(&self.db, session.id, last, 1000).await {
-                for message in missed {
-                    let frame = ClientEvent::message(session_id, &message, None).to_frame();
-                    self.deliver(&audience, &frame, Some(message.id));
-                }
-            }
-            if session.state == crate::domain::session::SessionState::Closed {
-                let frame = ClientEvent::SessionClosed {
-                    message: "This conversation has been closed.".into(),
-                    session_id,
-                }
-                .to_frame();
-                self.deliver(&audience, &frame, None);
-            }
-        }
-        self.queue_changed().await;
+            .map(|(session, last)| (*session, *last))
+            .collect()
     }
 }

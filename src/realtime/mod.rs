@@ -1,9 +1,10 @@
 //! Real-time delivery. The [`Hub`] knows which sockets are connected to this node and writes
-//! frames into their bounded outbound queues; the [`Bus`] carries [`Event`]s from the use cases
-//! in `chat/` to the hub of every node. Sockets never talk to each other directly.
+//! ready frames into their bounded outbound queues; the [`Bus`] carries [`Event`]s from the use
+//! cases in `chat/` to every node, where the core's [`EventHandler`] hands them to the hub.
+//! Sockets never talk to each other directly; nothing here reads the database for delivery.
 
 pub mod bus;
 pub mod hub;
 
-pub use bus::{Bus, Event};
+pub use bus::{Bus, Event, EventHandler};
 pub use hub::{Audience, ConnId, Hub, Outbound, Peer, Registration};

@@ -3,27 +3,26 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::json::Checker;
 use super::models::{Admin, Session, sessions};
 use super::parse_session_id;
-use crate::app::AppState;
 use crate::auth::AuthAdmin;
-use crate::chat;
 use crate::error::ApiError;
-use crate::store;
+use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/queue", get(queue))
-        .route("/api/admin/active", get(active))
-        .route("/api/admin/all-sessions", get(all_sessions))
-        .route("/api/admin/sessions/{session_id}/claim", post(claim))
-        .route("/api/admin/sessions/{session_id}/close", post(close))
-        .route("/api/admin/me", get(me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(queue))
+        .routes(routes!(active))
+        .routes(routes!(all_sessions))
+        .routes(routes!(claim))
+        .routes(routes!(close))
+        .routes(routes!(me))
 }
 
 /// Sessions waiting for an agent, oldest handoff first.
@@ -38,9 +37,7 @@ async fn queue(
     State(state): State<AppState>,
     _agent: AuthAdmin,
 ) -> Result<Json<Vec<Session>>, ApiError> {
-    Ok(Json(sessions(
-        store::sessions::list_queue(&state.db).await?,
-    )))
+    Ok(Json(sessions(state.chat.queue().await?)))
 }
 
 /// Sessions an agent is handling.
@@ -55,9 +52,7 @@ async fn active(
     State(state): State<AppState>,
     _agent: AuthAdmin,
 ) -> Result<Json<Vec<Session>>, ApiError> {
-    Ok(Json(sessions(
-        store::sessions::list_active(&state.db).await?,
-    )))
+    Ok(Json(sessions(state.chat.active_sessions().await?)))
 }
 
 /// Default and maximum page size of `all-sessions`.
@@ -87,7 +82,7 @@ async fn all_sessions(
     let offset = c.query_int(&query, "offset", 0, 0, i64::MAX);
     c.finish(Some(()))?;
     Ok(Json(sessions(
-        store::sessions::list_all(&state.db, limit, offset).await?,
+        state.chat.all_sessions(limit, offset).await?,
     )))
 }
 
@@ -107,7 +102,10 @@ async fn claim(
     AuthAdmin(agent): AuthAdmin,
     Path(session_id): Path<String>,
 ) -> Result<Json<Session>, ApiError> {
-    let session = chat::claim_session(&state, parse_session_id(&session_id)?, agent.id).await?;
+    let session = state
+        .chat
+        .claim_session(parse_session_id(&session_id)?, agent.id)
+        .await?;
     Ok(Json(session.into()))
 }
 
@@ -128,7 +126,10 @@ async fn close(
     AuthAdmin(agent): AuthAdmin,
     Path(session_id): Path<String>,
 ) -> Result<Json<Session>, ApiError> {
-    let session = chat::close_session(&state, parse_session_id(&session_id)?, agent.id).await?;
+    let session = state
+        .chat
+        .close_session(parse_session_id(&session_id)?, agent.id)
+        .await?;
     Ok(Json(session.into()))
 }
 

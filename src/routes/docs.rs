@@ -1,4 +1,5 @@
-//! API documentation, served entirely from the binary: `/openapi.json`, Swagger UI at `/docs`
+//! API documentation, served entirely from the binary: `/openapi.json` (generated from the routes
+//! as they are registered, see `routes::router`), Swagger UI at `/docs`
 //! (the vendored build of `utoipa-swagger-ui`) and ReDoc at `/redoc` (the `redoc` npm bundle,
 //! committed under `web/vendor/redoc` with its licence). Nothing is fetched from the internet.
 
@@ -10,7 +11,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -18,22 +19,6 @@ use crate::app::AppState;
         title = "Switchboard",
         description = "Customer chat where an AI assistant answers first and hands off to human agents. \
                        WebSocket endpoints: `/ws/client/{session_id}` and `/ws/admin?token=`.",
-    ),
-    paths(
-        super::sessions::create_session,
-        super::sessions::get_session,
-        super::sessions::get_messages,
-        super::auth::register,
-        super::auth::login,
-        super::auth::refresh,
-        super::admin::queue,
-        super::admin::active,
-        super::admin::all_sessions,
-        super::admin::claim,
-        super::admin::close,
-        super::admin::me,
-        super::health::health,
-        super::health::ready,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -81,9 +66,10 @@ const REDOC_PAGE: &str = r#"<!DOCTYPE html>
 </html>
 "#;
 
-pub fn router() -> Router<AppState> {
+/// Serves `openapi` and the two documentation pages.
+pub fn router(openapi: utoipa::openapi::OpenApi) -> Router<AppState> {
     Router::new()
-        .merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .route("/redoc", get(|| async { Html(REDOC_PAGE) }))
         .route(
             "/redoc/redoc.standalone.js",

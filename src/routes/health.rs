@@ -2,21 +2,22 @@
 
 use std::time::Duration;
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// A database that takes longer than this to answer `SELECT 1` counts as down.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/ready", get(ready))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(ready))
 }
 
 /// 200 while the process serves requests.
@@ -34,9 +35,9 @@ async fn health() -> Json<Value> {
     )
 )]
 async fn ready(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    match tokio::time::timeout(READY_TIMEOUT, state.db.ping()).await {
+    match tokio::time::timeout(READY_TIMEOUT, state.chat.ready()).await {
         Ok(Ok(())) => Ok(Json(
-            json!({ "status": "ready", "database": state.db.backend() }),
+            json!({ "status": "ready", "database": state.chat.db().backend() }),
         )),
         Ok(Err(err)) => {
             tracing::warn!(error = %err, "readiness check failed");

@@ -196,11 +196,16 @@ impl<S: Send + Sync, T: FromJson> FromRequest<S> for ValidJson<T> {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let RawBody(bytes) = RawBody::from_request(req, state).await?;
-        let value = parse_body(&bytes)?;
-        let mut checker = Checker::default();
-        let parsed = T::from_json(&value, &mut checker);
-        checker.finish(parsed).map(ValidJson)
+        validate(&bytes).map(ValidJson)
     }
+}
+
+/// Parses a JSON body and validates it into `T`: 422 listing every problem.
+pub fn validate<T: FromJson>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value = parse_body(bytes)?;
+    let mut checker = Checker::default();
+    let parsed = T::from_json(&value, &mut checker);
+    checker.finish(parsed)
 }
 
 /// Parses a JSON body; an empty or malformed one is a 422 like FastAPI's.

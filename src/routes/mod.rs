@@ -1,4 +1,5 @@
-//! The REST API: one module per resource, each with its own `router()`, merged in [`router`].
+//! The REST API: one module per resource, each with its own `router()` in which every route is
+//! declared once, with its OpenAPI description (utoipa-axum), merged in [`router`].
 
 pub mod admin;
 pub mod auth;
@@ -9,22 +10,26 @@ pub mod models;
 pub mod sessions;
 
 use axum::Router;
-use uuid::Uuid;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
-use crate::app::AppState;
+use crate::chat;
+use crate::domain::ids::SessionId;
 use crate::error::ApiError;
+use crate::state::AppState;
 
-/// Every REST route.
+/// Every REST route, and the API documentation generated from them.
 pub fn router() -> Router<AppState> {
-    Router::new()
+    let (router, openapi) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .merge(sessions::router())
         .merge(auth::router())
         .merge(admin::router())
         .merge(health::router())
-        .merge(docs::router())
+        .split_for_parts();
+    router.merge(docs::router(openapi))
 }
 
 /// A session id from the path. Anything that is not a UUID names no session: 404.
-pub fn parse_session_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::session_not_found())
+pub fn parse_session_id(raw: &str) -> Result<SessionId, ApiError> {
+    SessionId::parse(raw).ok_or_else(|| chat::Error::session_not_found().into())
 }

@@ -1,16 +1,16 @@
-//! The JSON shapes of PROTOCOL.md part 1 (`Session`, `ClientInfo`, `Message`, `Token`, `Admin`),
-//! the request bodies as documented in OpenAPI, and their conversions from stored records.
+//! The JSON shapes of PROTOCOL.md part 1 (`Session`, `ClientInfo`, `Message`, `Token`, `Admin`)
+//! and their conversions from stored records. (Each request body is the validating type itself,
+//! beside its handler.)
 
+use crate::accounts::AdminRecord;
+use crate::accounts::IssuedTokens;
+use crate::chat::{MessageRecord, SessionRecord};
+use crate::domain::ids::{AgentId, MessageId, SessionId, SessionKey};
+use crate::domain::session::{SenderType, SessionState};
+use crate::error::FieldError;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
-
-use crate::domain::session::{SenderType, SessionState};
-use crate::error::FieldError;
-use crate::store::admins::AdminRecord;
-use crate::store::messages::MessageRecord;
-use crate::store::sessions::SessionRecord;
 
 /// A customer's details.
 #[derive(Debug, Serialize, ToSchema)]
@@ -25,11 +25,11 @@ pub struct ClientInfo {
 /// A conversation and where it stands.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Session {
-    pub id: i64,
-    pub session_id: Uuid,
+    pub id: SessionKey,
+    pub session_id: SessionId,
     pub state: SessionState,
     pub client_info: ClientInfo,
-    pub assigned_admin_id: Option<i64>,
+    pub assigned_admin_id: Option<AgentId>,
     /// When the session was handed off to the human queue (Switchboard addition).
     pub queued_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -67,7 +67,7 @@ pub fn sessions(records: Vec<SessionRecord>) -> Vec<Session> {
 /// One message of a conversation.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Message {
-    pub id: i64,
+    pub id: MessageId,
     pub sender_type: SenderType,
     pub content: String,
     pub created_at: DateTime<Utc>,
@@ -94,10 +94,20 @@ pub struct Token {
     pub token_type: &'static str,
 }
 
+impl From<IssuedTokens> for Token {
+    fn from(tokens: IssuedTokens) -> Self {
+        Self {
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token,
+            token_type: "bearer",
+        }
+    }
+}
+
 /// An agent account.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Admin {
-    pub id: i64,
+    pub id: AgentId,
     pub username: String,
     pub email: String,
     pub full_name: Option<String>,
@@ -128,62 +138,4 @@ pub struct ErrorBody {
 #[derive(Serialize, ToSchema)]
 pub struct HttpValidationError {
     pub detail: Vec<FieldError>,
-}
-
-/// Request body of `POST /api/sessions`.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-pub struct CreateSessionBody {
-    pub client_info: ClientInfoBody,
-}
-
-/// A customer's details as submitted.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-pub struct ClientInfoBody {
-    /// Trimmed; 1–255 characters.
-    #[schema(min_length = 1, max_length = 255, example = "John Doe")]
-    pub name: String,
-    #[schema(format = Email, example = "john@example.com")]
-    pub email: String,
-    /// Digits, spaces and `+ - ( ) .`; 10–50 characters.
-    #[schema(
-        min_length = 10,
-        max_length = 50,
-        pattern = r"^[0-9 +().-]{10,50}$",
-        example = "+1234567890"
-    )]
-    pub phone: String,
-}
-
-/// Request body of `POST /api/auth/register`.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-pub struct RegisterBody {
-    /// Letters, digits, `_ . -`; 3–100 characters.
-    #[schema(min_length = 3, max_length = 100, example = "agent_ada")]
-    pub username: String,
-    #[schema(format = Email, example = "ada@example.com")]
-    pub email: String,
-    /// At least 8 characters, not a common password.
-    #[schema(min_length = 8, max_length = 1024, format = Password)]
-    pub password: String,
-    #[schema(max_length = 255)]
-    pub full_name: Option<String>,
-}
-
-/// Request body of `POST /api/auth/login`.
-#[allow(dead_code)]
-#[derive(ToSchema)]
-pub struct LoginBody {
-    pub username: String,
-    #[schema(format = Password)]
-    pub password: String,
-}
-
-/// Optional JSON body of `POST /api/auth/refresh` (the query parameter works too).
-#[allow(dead_code)]
-#[derive(ToSchema)]
-pub struct RefreshBody {
-    pub refresh_token: String,
 }

@@ -2,30 +2,34 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::json::{Checker, FromJson, ValidJson};
 use super::models::{Message, Session};
 use super::parse_session_id;
-use crate::app::AppState;
-use crate::chat;
 use crate::domain::client_info::{ClientName, Email, NewClientInfo, Phone};
+use crate::domain::ids::MessageId;
 use crate::error::ApiError;
-use crate::store;
+use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/sessions", post(create_session))
-        .route("/api/sessions/{session_id}", get(get_session))
-        .route("/api/sessions/{session_id}/messages", get(get_messages))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_session))
+        .routes(routes!(get_session))
+        .routes(routes!(get_messages))
 }
 
-/// A validated `POST /api/sessions` body.
-pub struct CreateSession(NewClientInfo);
+/// The body of `POST /api/sessions`: the customer's details, validated.
+#[derive(utoipa::ToSchema)]
+#[schema(as = CreateSessionBody)]
+pub struct CreateSession {
+    client_info: NewClientInfo,
+}
 
 impl FromJson for CreateSession {
     fn from_json(body: &Value, c: &mut Checker) -> Option<Self> {
@@ -35,18 +39,20 @@ impl FromJson for CreateSession {
         let name = c.field(info, &loc, "name", ClientName::parse);
         let email = c.field(info, &loc, "email", Email::parse);
         let phone = c.field(info, &loc, "phone", Phone::parse);
-        Some(Self(NewClientInfo {
-            name: name?,
-            email: email?,
-            phone: phone?,
-        }))
+        Some(Self {
+            client_info: NewClientInfo {
+                name: name?,
+                email: email?,
+                phone: phone?,
+            },
+        })
     }
 }
 
 /// Open a chat session for a customer. The assistant answers first.
 #[utoipa::path(
     post, path = "/api/sessions", tag = "sessions",
-    request_body = super::models::CreateSessionBody,
+    request_body = CreateSession,
     responses(
         (status = 201, description = "Session created", body = Session),
         (status = 422, description = "Invalid client_info", body = super::models::HttpValidationError),
@@ -54,9 +60,9 @@ impl FromJson for CreateSession {
 )]
 async fn create_session(
     State(state): State<AppState>,
-    ValidJson(CreateSession(client)): ValidJson<CreateSession>,
+    ValidJson(body): ValidJson<CreateSession>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    let session = chat::create_session(&state, &client).await?;
+    let session = state.chat.create_session(&body.client_info).await?;
     Ok((StatusCode::CREATED, Json(session.into())))
 }
 
@@ -73,7 +79,10 @@ async fn get_session(
     State(state): State<AppState>,
     Path(session_id): Path<String>,
 ) -> Result<Json<Session>, ApiError> {
-    let session = chat::find_session(&state, parse_session_id(&session_id)?).await?;
+    let session = state
+        .chat
+        .find_session(parse_session_id(&session_id)?)
+        .await?;
     Ok(Json(session.into()))
 }
 
@@ -104,7 +113,9 @@ async fn get_messages(
     let after = c.query_int(&query, "after", 0, 0, i64::MAX);
     let limit = c.query_int(&query, "limit", MAX_HISTORY_PAGE, 1, MAX_HISTORY_PAGE);
     c.finish(Some(()))?;
-    let session = chat::find_session(&state, parse_session_id(&session_id)?).await?;
-    let messages = store::messages::list(&state.db, session.id, after, limit).await?;
+    let messages = state
+        .chat
+        .history(parse_session_id(&session_id)?, MessageId(after), limit)
+        .await?;
     Ok(Json(messages.into_iter().map(Message::from).collect()))
 }

@@ -3,12 +3,12 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, StoreError};
-use crate::domain::session::AdminId;
+use crate::domain::ids::AgentId;
 
 /// An agent account as stored.
 #[derive(Clone, sqlx::FromRow)]
 pub struct AdminRecord {
-    pub id: AdminId,
+    pub id: AgentId,
     pub username: String,
     pub email: String,
     pub password_hash: String,
@@ -108,7 +108,7 @@ pub async fn find_by_username(db: &Db, username: &str) -> Result<Option<AdminRec
     })?)
 }
 
-pub async fn find_by_id(db: &Db, id: AdminId) -> Result<Option<AdminRecord>, StoreError> {
+pub async fn find_by_id(db: &Db, id: AgentId) -> Result<Option<AdminRecord>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM admin_users WHERE id = $1"));
     Ok(with_pool!(db, pool => {
         sqlx::query_as::<_, AdminRecord>(sql).bind(id).fetch_optional(pool).await
@@ -133,7 +133,7 @@ pub async fn taken(db: &Db, username: &str, email: &str) -> Result<(bool, bool),
 
 /// Activates or deactivates an account; a deactivated agent can neither log in nor use tokens
 /// issued before.
-pub async fn set_active(db: &Db, id: AdminId, active: bool) -> Result<bool, StoreError> {
+pub async fn set_active(db: &Db, id: AgentId, active: bool) -> Result<bool, StoreError> {
     let updated = with_pool!(db, pool => {
         sqlx::query("UPDATE admin_users SET is_active = $1 WHERE id = $2")
             .bind(active)

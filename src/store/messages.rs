@@ -4,12 +4,13 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, StoreError, Tx};
-use crate::domain::session::{AdminId, SenderType};
+use crate::domain::ids::{AgentId, MessageId, SessionId, SessionKey};
+use crate::domain::session::SenderType;
 
 /// A stored chat message.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct MessageRecord {
-    pub id: i64,
+    pub id: MessageId,
     #[sqlx(try_from = "String")]
     pub sender_type: SenderType,
     pub content: String,
@@ -18,9 +19,9 @@ pub struct MessageRecord {
 
 /// A message to append.
 pub struct NewMessage<'a> {
-    pub session_pk: i64,
+    pub session: SessionKey,
     pub sender: SenderType,
-    pub sender_admin_id: Option<AdminId>,
+    pub sender_admin_id: Option<AgentId>,
     pub content: &'a str,
     /// The sender's own id for the message; a repeat with the same id is stored once.
     pub client_msg_id: Option<&'a str>,
@@ -58,7 +59,7 @@ pub async fn insert(tx: &mut Tx, message: &NewMessage<'_>) -> Result<Inserted, S
     ));
     Ok(with_tx!(tx, conn => {
         let inserted = sqlx::query_as::<_, MessageRecord>(insert)
-            .bind(message.session_pk)
+            .bind(message.session)
             .bind(message.sender.as_str())
             .bind(message.sender_admin_id)
             .bind(message.content)
@@ -71,7 +72,7 @@ pub async fn insert(tx: &mut Tx, message: &NewMessage<'_>) -> Result<Inserted, S
             Some(record) => Inserted::New(record),
             None => Inserted::Repeat(
                 sqlx::query_as::<_, MessageRecord>(existing)
-                    .bind(message.session_pk)
+                    .bind(message.session)
                     .bind(message.client_msg_id)
                     .fetch_one(&mut *conn)
                     .await?,
@@ -80,12 +81,12 @@ pub async fn insert(tx: &mut Tx, message: &NewMessage<'_>) -> Result<Inserted, S
     }))
 }
 
-/// Messages of the session with primary key `session_pk` whose id is greater than `after`,
+/// Messages of the session `session` whose id is greater than `after`,
 /// oldest first, at most `limit`.
 pub async fn list(
     db: &Db,
-    session_pk: i64,
-    after: i64,
+    session: SessionKey,
+    after: MessageId,
     limit: i64,
 ) -> Result<Vec<MessageRecord>, StoreError> {
     let sql = sqlx::AssertSqlSafe(format!(
@@ -93,7 +94,7 @@ pub async fn list(
     ));
     Ok(with_pool!(db, pool => {
         sqlx::query_as::<_, MessageRecord>(sql)
-            .bind(session_pk)
+            .bind(session)
             .bind(after)
             .bind(limit)
             .fetch_all(pool)
@@ -102,26 +103,26 @@ pub async fn list(
 }
 
 /// The id of the session's newest message (0 when it has none).
-pub async fn last_id(db: &Db, session_pk: i64) -> Result<i64, StoreError> {
-    let id: Option<i64> = with_pool!(db, pool => {
+pub async fn last_id(db: &Db, session: SessionKey) -> Result<MessageId, StoreError> {
+    let id: Option<MessageId> = with_pool!(db, pool => {
         sqlx::query_scalar("SELECT MAX(id) FROM messages WHERE session_id = $1")
-            .bind(session_pk)
+            .bind(session)
             .fetch_one(pool)
             .await
     })?;
-    Ok(id.unwrap_or(0))
+    Ok(id.unwrap_or(MessageId(0)))
 }
 
 /// Messages stored after `after` in the sessions `agent` holds, oldest first, with the
 /// session they belong to.
 pub async fn after_for_agent(
     db: &Db,
-    agent: AdminId,
-    after: i64,
-) -> Result<Vec<(uuid::Uuid, String, MessageRecord)>, StoreError> {
+    agent: AgentId,
+    after: MessageId,
+) -> Result<Vec<(SessionId, String, MessageRecord)>, StoreError> {
     #[derive(sqlx::FromRow)]
     struct Row {
-        session_uuid: uuid::Uuid,
+        session_uuid: SessionId,
         client_name: String,
         #[sqlx(flatten)]
         message: MessageRecord,
@@ -156,7 +157,7 @@ pub struct HistoryRecord {
 /// The latest `count` messages of a session, oldest first.
 pub async fn recent(
     db: &Db,
-    session_pk: i64,
+    session: SessionKey,
     count: i64,
 ) -> Result<Vec<HistoryRecord>, StoreError> {
     Ok(with_pool!(db, pool => {
@@ -165,7 +166,7 @@ pub async fn recent(
              (SELECT id, sender_type, content, provider_data FROM messages WHERE session_id = $1 ORDER BY id DESC LIMIT $2) AS latest \
              ORDER BY id",
         )
-        .bind(session_pk)
+        .bind(session)
         .bind(count)
         .fetch_all(pool)
         .await

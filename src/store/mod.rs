@@ -97,6 +97,27 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// A store failure as the use cases see it.
+#[derive(Debug)]
+pub enum Failure {
+    /// The database is unreachable or overloaded (logged here): retry later.
+    Unavailable,
+    /// Anything else: a bug or a broken database.
+    Internal(anyhow::Error),
+}
+
+impl StoreError {
+    pub fn failure(self) -> Failure {
+        match self {
+            Self::Unavailable(cause) => {
+                tracing::warn!(error = %cause, "database unavailable");
+                Failure::Unavailable
+            }
+            other => Failure::Internal(other.into()),
+        }
+    }
+}
+
 /// SQLITE_BUSY (5) and SQLITE_LOCKED (6), extended codes included: another writer held the
 /// lock past the busy timeout.
 fn is_sqlite_busy(code: Option<&str>) -> bool {

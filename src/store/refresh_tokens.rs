@@ -4,12 +4,12 @@
 use chrono::{DateTime, Utc};
 
 use super::{Db, StoreError};
-use crate::domain::session::AdminId;
+use crate::domain::ids::AgentId;
 
 /// Records a newly issued refresh token, and drops the account's expired ones.
 pub async fn insert(
     db: &Db,
-    admin_id: AdminId,
+    admin_id: AgentId,
     token_hash: &str,
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
@@ -41,7 +41,7 @@ pub async fn consume(
     db: &Db,
     token_hash: &str,
     now: DateTime<Utc>,
-) -> Result<Option<AdminId>, StoreError> {
+) -> Result<Option<AgentId>, StoreError> {
     Ok(with_pool!(db, pool => {
         sqlx::query_scalar(
             "DELETE FROM refresh_tokens WHERE token_hash = $1 AND expires_at > $2 RETURNING admin_id",

@@ -5,20 +5,20 @@
 //! caller reads the session to say why.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::{Db, StoreError, Tx};
 use crate::domain::client_info::NewClientInfo;
-use crate::domain::session::{AdminId, SessionState, SessionStatus};
+use crate::domain::ids::{AgentId, SessionId, SessionKey};
+use crate::domain::session::{SessionState, SessionStatus};
 
 /// A session row with its customer's details.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRecord {
-    pub id: i64,
-    pub session_id: Uuid,
+    pub id: SessionKey,
+    pub session_id: SessionId,
     #[sqlx(try_from = "String")]
     pub state: SessionState,
-    pub assigned_admin_id: Option<AdminId>,
+    pub assigned_admin_id: Option<AgentId>,
     pub queued_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -80,11 +80,11 @@ pub async fn create(
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
-        let id: i64 = sqlx::query_scalar(
+        let id: SessionKey = sqlx::query_scalar(
             "INSERT INTO chat_sessions (session_id, client_info_id, state, created_at, updated_at) \
              VALUES ($1, $2, 'AI', $3, $3) RETURNING id",
         )
-        .bind(Uuid::new_v4())
+        .bind(SessionId::new())
         .bind(client_id)
         .bind(now)
         .fetch_one(&mut *tx)
@@ -98,7 +98,7 @@ pub async fn create(
     })
 }
 
-pub async fn find(db: &Db, session_id: Uuid) -> Result<Option<SessionRecord>, StoreError> {
+pub async fn find(db: &Db, session_id: SessionId) -> Result<Option<SessionRecord>, StoreError> {
     let sql = select_sessions!("WHERE s.session_id = $1");
     Ok(with_pool!(db, pool => {
         sqlx::query_as::<_, SessionRecord>(sql).bind(session_id).fetch_optional(pool).await
@@ -141,7 +141,7 @@ const HAND_OFF: &str = "UPDATE chat_sessions SET state = 'HUMAN', assigned_admin
 /// `None`: the session is not with the assistant (already handed off, closed, or unknown).
 pub async fn hand_off(
     tx: &mut Tx,
-    session_id: Uuid,
+    session_id: SessionId,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionRecord>, StoreError> {
     update_then_read(tx, HAND_OFF, None, now, session_id).await
@@ -160,8 +160,8 @@ const CLAIM_POSTGRES: &str = "UPDATE chat_sessions SET state = 'HUMAN', assigned
 /// it is closed, or it does not exist.
 pub async fn claim(
     tx: &mut Tx,
-    session_id: Uuid,
-    agent: AdminId,
+    session_id: SessionId,
+    agent: AgentId,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionRecord>, StoreError> {
     let sql = match tx {
@@ -178,8 +178,8 @@ const CLOSE: &str = "UPDATE chat_sessions SET state = 'CLOSED', closed_at = $2, 
 /// Closes the session if it is open and `agent` holds it (or nobody does).
 pub async fn close(
     tx: &mut Tx,
-    session_id: Uuid,
-    agent: AdminId,
+    session_id: SessionId,
+    agent: AgentId,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionRecord>, StoreError> {
     update_then_read(tx, CLOSE, Some(agent), now, session_id).await
@@ -192,8 +192,8 @@ const RELEASE: &str = "UPDATE chat_sessions SET assigned_admin_id = NULL, queued
 
 pub async fn release(
     tx: &mut Tx,
-    session_id: Uuid,
-    agent: AdminId,
+    session_id: SessionId,
+    agent: AgentId,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionRecord>, StoreError> {
     update_then_read(tx, RELEASE, Some(agent), now, session_id).await
@@ -205,8 +205,8 @@ const RETURN_TO_AI: &str = "UPDATE chat_sessions SET state = 'AI', assigned_admi
 
 pub async fn return_to_ai(
     tx: &mut Tx,
-    session_id: Uuid,
-    agent: AdminId,
+    session_id: SessionId,
+    agent: AgentId,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionRecord>, StoreError> {
     update_then_read(tx, RETURN_TO_AI, Some(agent), now, session_id).await
@@ -223,7 +223,7 @@ pub async fn queue_size(tx: &mut Tx) -> Result<usize, StoreError> {
 }
 
 /// The 1-based place of a waiting session in the queue; `None` if it is not waiting.
-pub async fn queue_position(db: &Db, session_id: Uuid) -> Result<Option<usize>, StoreError> {
+pub async fn queue_position(db: &Db, session_id: SessionId) -> Result<Option<usize>, StoreError> {
     let position: Option<i64> = with_pool!(db, pool => {
         sqlx::query_scalar(
             "SELECT (SELECT COUNT(*) FROM chat_sessions q WHERE q.state = 'HUMAN' AND q.assigned_admin_id IS NULL \
@@ -242,12 +242,12 @@ pub async fn queue_position(db: &Db, session_id: Uuid) -> Result<Option<usize>, 
 async fn update_then_read(
     tx: &mut Tx,
     update: &'static str,
-    agent: Option<AdminId>,
+    agent: Option<AgentId>,
     now: DateTime<Utc>,
-    session_id: Uuid,
+    session_id: SessionId,
 ) -> Result<Option<SessionRecord>, StoreError> {
     with_tx!(tx, conn => {
-        let id: Option<i64> = sqlx::query_scalar(update)
+        let id: Option<SessionKey> = sqlx::query_scalar(update)
             .bind(agent)
             .bind(now)
             .bind(session_id)

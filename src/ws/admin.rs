@@ -9,14 +9,12 @@ use axum::extract::ws::WebSocket;
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::response::Response;
 
-use super::protocol::{AgentEvent, AgentFrame, FrameError, QueuedSession, close};
-use super::socket::{Opening, close_now, drive};
-use crate::app::AppState;
-use crate::auth::extractor::authenticate;
-use crate::chat;
-use crate::error::ApiError;
+use super::socket::{close_now, serve};
+use crate::accounts;
+use crate::domain::ids::{AgentId, MessageId};
+use crate::protocol::{AgentEvent, AgentFrame, FrameError, close};
 use crate::realtime::Peer;
-use crate::store::{self, admins::AdminRecord};
+use crate::state::AppState;
 
 pub async fn upgrade(
     ws: WebSocketUpgrade,
@@ -30,151 +28,69 @@ pub async fn upgrade(
         .on_upgrade(move |socket| tasks.track_future(run(socket, state, token, after)))
 }
 
-async fn queue_frame(state: &AppState) -> Result<(usize, Vec<QueuedSession>), ApiError> {
-    let queue = store::sessions::list_queue(&state.db).await?;
-    Ok((queue.len(), queue.iter().map(QueuedSession::from).collect()))
-}
-
-async fn run(socket: WebSocket, state: AppState, token: String, after: Option<i64>) {
-    let admin = match authenticate(&state, &token).await {
-        Ok(admin) => admin,
-        Err(ApiError::Unavailable(_)) => {
-            return close_now(
-                socket,
-                close::TRY_AGAIN_LATER,
-                "Service unavailable, retry shortly",
-            )
-            .await;
-        }
-        Err(_) => {
-            return close_now(
-                socket,
-                close::UNAUTHORIZED,
-                "Invalid or missing access token",
-            )
-            .await;
-        }
-    };
-    serve(socket, state, admin, after).await;
-}
-
-/// `connected` with the queue, and the replay when resuming.
-async fn opening(
-    state: &AppState,
-    admin: &AdminRecord,
-    after: Option<i64>,
-) -> Result<Opening, ApiError> {
-    let (queue_size, queued_sessions) = queue_frame(state).await?;
-    let mut opening = Opening::default();
-    opening.frames.push(
-        AgentEvent::Connected {
-            message: format!("Connected as {}", admin.username),
-            admin_id: admin.id,
-            queue_size,
-            queued_sessions,
-        }
-        .to_frame(),
-    );
-    if let Some(after) = after {
-        for (session_id, client_name, message) in
-            store::messages::after_for_agent(&state.db, admin.id, after).await?
-        {
-            opening.frames.push(
-                AgentEvent::Message {
-                    id: message.id,
-                    session_id,
-                    content: message.content,
-                    sender_type: message.sender_type,
-                    client_name,
-                    created_at: message.created_at,
-                }
-                .to_frame(),
-            );
-            opening.replayed.insert(message.id);
-        }
+async fn run(socket: WebSocket, state: AppState, token: String, after: Option<MessageId>) {
+    match state.accounts.authenticate(&token).await {
+        Ok(admin) => serve_agent(socket, state, admin.id, admin.username, after).await,
+        Err(accounts::Error::Unavailable) => close_now(socket, close::TRY_AGAIN_LATER).await,
+        Err(_) => close_now(socket, close::UNAUTHORIZED).await,
     }
-    Ok(opening)
 }
 
-#[tracing::instrument(name = "agent_socket", skip_all, fields(admin_id = admin.id))]
-async fn serve(socket: WebSocket, state: AppState, admin: AdminRecord, after: Option<i64>) {
-    // Join the hub first, so nothing published while the opening is read is missed; a queue
-    // update queued meanwhile merely repeats what `connected` says.
-    let (peer, outbound) = Peer::new();
-    let _registration = state.hub.register_agent(admin.id, &peer);
-    let opening = match opening(&state, &admin, after).await {
-        Ok(opening) => opening,
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot open an agent socket");
-            return close_now(
-                socket,
-                close::TRY_AGAIN_LATER,
-                "Service unavailable, retry shortly",
-            )
-            .await;
-        }
+#[tracing::instrument(name = "agent_socket", skip_all, fields(admin_id = %agent))]
+async fn serve_agent(
+    socket: WebSocket,
+    state: AppState,
+    agent: AgentId,
+    username: String,
+    after: Option<MessageId>,
+) {
+    let chat = state.chat.clone();
+    let connect = |peer: Peer| async move {
+        let opened = chat.connect_agent(agent, &username, &peer, after).await;
+        opened.map_err(|err| super::refused(&err))
     };
-    tracing::debug!("agent socket open");
-
-    let admin_id = admin.id;
-    drive(
-        socket,
-        peer.clone(),
-        outbound,
-        opening,
-        state.shutdown.clone(),
-        |frame| {
-            let state = state.clone();
-            let peer = peer.clone();
-            async move { handle(&state, admin_id, &peer, frame).await }
-        },
-    )
+    let shutdown = state.shutdown.clone();
+    serve(socket, shutdown, connect, move |peer, frame| {
+        handle(state.clone(), agent, peer, frame)
+    })
     .await;
-    tracing::debug!("agent socket closed");
 }
 
-async fn handle(state: &AppState, agent: i64, peer: &Peer, frame: Result<String, FrameError>) {
+async fn handle(state: AppState, agent: AgentId, peer: Peer, frame: Result<String, FrameError>) {
     let frame = match frame.and_then(|text| AgentFrame::parse(&text)) {
         Ok(frame) => frame,
         Err(err) => return peer.send(AgentEvent::error(&err).to_frame()),
     };
+    let chat = &state.chat;
     // Each action publishes its own events (to this socket too, through the hub).
     let result = match frame {
-        AgentFrame::ClaimSession { session_id } => chat::claim_session(state, session_id, agent)
-            .await
-            .map(drop),
-        AgentFrame::CloseSession { session_id } => chat::close_session(state, session_id, agent)
-            .await
-            .map(drop),
+        AgentFrame::ClaimSession { session_id } => {
+            chat.claim_session(session_id, agent).await.map(drop)
+        }
+        AgentFrame::CloseSession { session_id } => {
+            chat.close_session(session_id, agent).await.map(drop)
+        }
         AgentFrame::ReleaseSession { session_id } => {
-            chat::release_session(state, session_id, agent)
-                .await
-                .map(drop)
+            chat.release_session(session_id, agent).await.map(drop)
         }
         AgentFrame::ReturnToAi { session_id } => {
-            chat::return_to_ai(state, session_id, agent).await.map(drop)
+            chat.return_to_ai(session_id, agent).await.map(drop)
         }
-        AgentFrame::Typing { session_id } => chat::agent_typing(state, session_id, agent).await,
-        AgentFrame::GetQueue => queue_frame(state)
+        AgentFrame::Typing { session_id } => chat.agent_typing(session_id, agent).await,
+        AgentFrame::GetQueue => chat
+            .queue_update()
             .await
-            .map(|(queue_size, queued_sessions)| {
-                peer.send(
-                    AgentEvent::QueueUpdate {
-                        queue_size,
-                        queued_sessions,
-                    }
-                    .to_frame(),
-                );
-            }),
+            .map(|update| peer.send(update.to_frame())),
         AgentFrame::Message {
             session_id,
             content,
             client_msg_id,
-        } => chat::agent_message(state, session_id, agent, peer.id, &content, client_msg_id)
+        } => chat
+            .agent_message(session_id, agent, peer.id, &content, client_msg_id)
             .await
             .map(drop),
     };
     if let Err(err) = result {
-        peer.send(AgentEvent::error(&FrameError::from(&err)).to_frame());
+        peer.send(AgentEvent::error(&super::refusal(&err)).to_frame());
     }
 }

@@ -1,17 +1,20 @@
-//! The WebSocket endpoints: `/ws/client/{session_id}` for customers and `/ws/admin?token=` for
-//! agents. Each socket parses frames into typed messages (`protocol`), hands them to the use
-//! cases in `chat/`, and receives events through its bounded queue in the `realtime::Hub`.
+//! The WebSocket endpoints, transport only: `/ws/client/{session_id}` for customers and
+//! `/ws/admin?token=` for agents. Each socket upgrades, reads frames and parses them with
+//! `protocol`, hands them to the use cases (`chat::Chat`), and writes what the hub queues for it;
+//! it pings, and closes with the right code.
 
 pub mod admin;
 pub mod client;
-pub mod protocol;
 mod socket;
 
 use axum::Router;
 use axum::extract::WebSocketUpgrade;
 use axum::routing::get;
 
-use crate::app::AppState;
+use crate::chat;
+use crate::domain::ids::MessageId;
+use crate::protocol::{Close, ErrorCode, FrameError, MAX_FRAME_BYTES, close};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -20,11 +23,12 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The `after` query parameter: the id of the last message the client has, to resume from.
-fn resume_point(query: &std::collections::HashMap<String, String>) -> Option<i64> {
+fn resume_point(query: &std::collections::HashMap<String, String>) -> Option<MessageId> {
     query
         .get("after")
         .and_then(|raw| raw.trim().parse().ok())
         .filter(|id: &i64| *id >= 0)
+        .map(MessageId)
 }
 
 /// Small buffers and a 64 KiB message cap: tungstenite's defaults cost ~134 KiB per idle socket.
@@ -33,6 +37,36 @@ fn configure(upgrade: WebSocketUpgrade) -> WebSocketUpgrade {
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(256 * 1024)
-        .max_message_size(protocol::MAX_FRAME_BYTES)
-        .max_frame_size(protocol::MAX_FRAME_BYTES)
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+}
+
+/// A use case's error as the `error` event the socket sends back.
+fn refusal(err: &chat::Error) -> FrameError {
+    use chat::Error as E;
+    let code = match err {
+        E::NotFound(_) => ErrorCode::NotFound,
+        E::Forbidden(_) => ErrorCode::Forbidden,
+        E::Conflict(_) => ErrorCode::Conflict,
+        E::Invalid(_) => ErrorCode::BadRequest,
+        E::RateLimited(_) => ErrorCode::RateLimited,
+        E::Unavailable => ErrorCode::Unavailable,
+        E::Internal(cause) => {
+            tracing::error!(error = format!("{cause:#}"), "socket action failed");
+            return FrameError::new(ErrorCode::Internal, "Internal error");
+        }
+    };
+    FrameError::new(code, err.to_string())
+}
+
+/// The Close frame for a socket the core would not open: an unknown session (4004), or the
+/// database not answering (1013, logged).
+fn refused(err: &chat::Error) -> Close {
+    match err {
+        chat::Error::NotFound(_) => close::SESSION_NOT_FOUND,
+        other => {
+            tracing::warn!(error = %other, "cannot open a socket");
+            close::TRY_AGAIN_LATER
+        }
+    }
 }

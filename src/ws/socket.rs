@@ -11,7 +11,9 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::protocol::{FrameError, close};
+use crate::chat::Opening;
+use crate::domain::ids::MessageId;
+use crate::protocol::{Close, FrameError, close};
 use crate::realtime::{Outbound, Peer};
 
 /// How often an idle socket is pinged, so dead connections are noticed.
@@ -19,27 +21,47 @@ const PING_INTERVAL: Duration = Duration::from_secs(30);
 /// How long a Close frame may take to go out.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
+fn close_message(close: Close) -> Message {
+    Message::Close(Some(CloseFrame {
+        code: close.code,
+        reason: close.reason.into(),
+    }))
+}
+
 /// Sends a Close frame on a socket that has not been split, then drops it.
-pub async fn close_now(mut socket: WebSocket, code: u16, reason: &'static str) {
-    let frame = Message::Close(Some(CloseFrame {
-        code,
-        reason: reason.into(),
-    }));
-    let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(frame)).await;
+pub async fn close_now(mut socket: WebSocket, close: Close) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(close_message(close))).await;
 }
 
-/// The frames a socket starts with: its `connected` event and any replayed messages, sent
-/// before anything from its queue. Queued frames carrying a replayed message are skipped, so a
-/// resumed socket sees each message exactly once.
-#[derive(Default)]
-pub struct Opening {
-    pub frames: Vec<Utf8Bytes>,
-    pub replayed: HashSet<i64>,
+/// Opens a socket and runs it until it ends. `connect` joins the socket's peer to the hub and
+/// reads its opening, or names the Close frame that refuses it; `on_frame` handles each text
+/// frame the socket receives, or the error for a frame it cannot take (binary).
+pub async fn serve<C, CF, H, HF>(
+    socket: WebSocket,
+    shutdown: CancellationToken,
+    connect: C,
+    mut on_frame: H,
+) where
+    C: FnOnce(Peer) -> CF,
+    CF: Future<Output = Result<Opening, Close>>,
+    H: FnMut(Peer, Result<String, FrameError>) -> HF,
+    HF: Future<Output = ()>,
+{
+    let (peer, outbound) = Peer::new();
+    let opening = match connect(peer.clone()).await {
+        Ok(opening) => opening,
+        Err(refused) => return close_now(socket, refused).await,
+    };
+    tracing::debug!("socket open");
+    let on_frame = |frame| on_frame(peer.clone(), frame);
+    drive(socket, peer.clone(), outbound, opening, shutdown, on_frame).await;
+    tracing::debug!("socket closed");
 }
 
-/// Runs the socket until it ends. `on_frame` handles each text frame, or the error for a frame
-/// the socket cannot take (binary).
-pub async fn drive<H, F>(
+/// Runs the socket until it ends: first the `opening` frames, then whatever is queued for it
+/// (skipping queued frames that carry a message the opening replayed, so a resumed socket sees
+/// each message exactly once).
+async fn drive<H, F>(
     socket: WebSocket,
     peer: Peer,
     outbound: mpsc::Receiver<Outbound>,
@@ -50,11 +72,16 @@ pub async fn drive<H, F>(
     H: FnMut(Result<String, FrameError>) -> F,
     F: Future<Output = ()>,
 {
+    let Opening {
+        frames,
+        replayed,
+        registration,
+    } = opening;
     let (sink, mut stream) = socket.split();
     let writer = tokio::spawn(write(
         sink,
         outbound,
-        opening,
+        (frames, replayed),
         peer.kicked.clone(),
         shutdown.clone(),
     ));
@@ -75,7 +102,7 @@ pub async fn drive<H, F>(
             Some(Ok(Message::Close(_))) | None => break,
             Some(Err(err)) => {
                 if is_too_big(&err) {
-                    peer.close(close::TOO_BIG, "frame larger than 64 KiB");
+                    peer.close(close::TOO_BIG);
                 } else {
                     tracing::debug!(error = %err, "socket read failed");
                     peer.kicked.cancel();
@@ -87,7 +114,7 @@ pub async fn drive<H, F>(
     // Let the writer send what is queued (a last error, the Close frame), unless it is stuck on
     // a peer that stopped reading: then the connection is simply dropped.
     if !shutdown.is_cancelled() && !peer.kicked.is_cancelled() {
-        peer.close(1000, "");
+        peer.close(close::NORMAL);
     }
     let mut writer = writer;
     if tokio::time::timeout(CLOSE_TIMEOUT * 2, &mut writer)
@@ -96,6 +123,7 @@ pub async fn drive<H, F>(
     {
         writer.abort();
     }
+    drop(registration);
 }
 
 fn is_too_big(err: &axum::Error) -> bool {
@@ -113,11 +141,11 @@ fn is_too_big(err: &axum::Error) -> bool {
 async fn write(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
     mut outbound: mpsc::Receiver<Outbound>,
-    opening: Opening,
+    (opening, replayed): (Vec<Utf8Bytes>, HashSet<MessageId>),
     kicked: CancellationToken,
     shutdown: CancellationToken,
 ) {
-    for frame in opening.frames {
+    for frame in opening {
         if sink.send(Message::Text(frame)).await.is_err() {
             kicked.cancel();
             return;
@@ -125,21 +153,15 @@ async fn write(
     }
     let mut ping = tokio::time::interval(PING_INTERVAL);
     ping.tick().await;
-    let close_with = |code: u16, reason: &'static str| {
-        Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        }))
-    };
     loop {
         let message = tokio::select! {
             biased;
-            () = shutdown.cancelled() => close_with(close::GOING_AWAY, "server shutting down"),
-            () = kicked.cancelled() => close_with(close::POLICY, "too slow: outbound queue full"),
+            () = shutdown.cancelled() => close_message(close::GOING_AWAY),
+            () = kicked.cancelled() => close_message(close::SLOW_CONSUMER),
             next = outbound.recv() => match next {
-                Some(Outbound::Text(_, Some(id))) if opening.replayed.contains(&id) => continue,
+                Some(Outbound::Text(_, Some(id))) if replayed.contains(&id) => continue,
                 Some(Outbound::Text(text, _)) => Message::Text(text),
-                Some(Outbound::Close(code, reason)) => close_with(code, reason),
+                Some(Outbound::Close(close)) => close_message(close),
                 None => break,
             },
             _ = ping.tick() => Message::Ping(Default::default()),

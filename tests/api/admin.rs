@@ -55,11 +55,7 @@ async fn every_admin_endpoint_requires_an_access_token() {
         expect_detail(app.post_as(path, "garbage").await, StatusCode::UNAUTHORIZED).await;
     }
     // Nothing changed.
-    let session = expect_json(
-        app.get(&format!("/api/sessions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let session = app.session(&id).await;
     assert_eq!(session["state"], "AI");
 }
 
@@ -137,11 +133,7 @@ async fn claiming_assigns_the_session_and_a_second_claim_is_a_conflict() {
         .post_as(&format!("/api/admin/sessions/{id}/claim"), &ada.access)
         .await;
     expect_detail(again, StatusCode::CONFLICT).await;
-    let session = expect_json(
-        app.get(&format!("/api/sessions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let session = app.session(&id).await;
     assert_eq!(session["assigned_admin_id"], ada.id);
 }
 
@@ -227,11 +219,7 @@ async fn only_the_holder_closes_and_a_closed_session_stays_closed() {
         .await;
         assert_eq!(detail, "Session is closed");
     }
-    let session = expect_json(
-        app.get(&format!("/api/sessions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let session = app.session(&id).await;
     assert_eq!(session["state"], "CLOSED");
     let active = expect_json(
         app.get_as("/api/admin/active", &ada.access).await,
@@ -294,11 +282,7 @@ async fn ten_agents_claiming_at_once_have_exactly_one_winner() {
         "{results:?}"
     );
 
-    let session = expect_json(
-        app.get(&format!("/api/sessions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let session = app.session(&id).await;
     assert_eq!(session["assigned_admin_id"], winners[0]);
 }
 

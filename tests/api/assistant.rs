@@ -26,16 +26,6 @@ async fn customer(app: &TestApp) -> (WsClient, String) {
     (ws, id)
 }
 
-async fn session_state(app: &TestApp, id: &str) -> String {
-    let session: Value = app
-        .get(&format!("/api/sessions/{id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    session["state"].as_str().unwrap().to_owned()
-}
-
 /// The streamed reply: its deltas, then the complete message (which must carry their stream id).
 async fn streamed_reply(ws: &mut WsClient) -> (Vec<String>, Value) {
     let mut deltas = Vec::new();
@@ -215,12 +205,9 @@ async fn the_model_hands_off_with_a_reason(flavour: Flavour) -> Value {
     let queued = console.expect("new_session_queued").await;
     assert_eq!(queued["session_id"], id.as_str());
     assert_eq!(queued["reason"], "customer disputes a charge");
-    assert_eq!(session_state(&app, &id).await, "HUMAN");
+    assert_eq!(app.session_state(&id).await, "HUMAN");
 
-    console
-        .send_json(json!({"type": "claim_session", "session_id": id}))
-        .await;
-    console.expect("session_claimed").await;
+    console.claim(&id).await;
     console
         .send_json(json!({"type": "return_to_ai", "session_id": id}))
         .await;
@@ -270,7 +257,7 @@ async fn rate_limited_calls_are_retried_after_the_wait(flavour: Flavour) {
     let requests = fake.requests();
     assert_eq!(requests.len(), 2);
     assert!(requests[1].at - requests[0].at >= Duration::from_secs(1));
-    assert_eq!(session_state(&app, &id).await, "AI");
+    assert_eq!(app.session_state(&id).await, "AI");
 }
 
 #[tokio::test]
@@ -329,7 +316,7 @@ async fn repeated_503s_open_the_breaker_which_closes_after_the_cool_down() {
     ws.send_json(json!({"content": "Great"})).await;
     assert_eq!(streamed_reply(&mut ws).await.1["content"], "Back online.");
     assert_eq!(fake.requests().len(), 4);
-    assert_eq!(session_state(&app, &id).await, "AI");
+    assert_eq!(app.session_state(&id).await, "AI");
 }
 
 /// A provider that goes silent is cut off after `AI_TIMEOUT_SECONDS`; the call is cancelled (the
@@ -350,7 +337,7 @@ async fn a_silent_provider_is_cancelled(flavour: Flavour, mode: Mode) {
     }
     fake.wait_cancelled(1).await;
     assert_eq!(fake.requests().len(), 1, "a timeout is not retried");
-    assert_eq!(session_state(&app, &id).await, "AI");
+    assert_eq!(app.session_state(&id).await, "AI");
 }
 
 #[tokio::test]
@@ -379,7 +366,7 @@ async fn malformed_json_gives_a_polite_fallback() {
         ws.send_json(json!({"content": "ok, talk to a human"}))
             .await;
         ws.expect("handoff_requested").await;
-        assert_eq!(session_state(&app, &id).await, "HUMAN");
+        assert_eq!(app.session_state(&id).await, "HUMAN");
     }
 }
 
@@ -400,7 +387,7 @@ async fn a_safety_block_gets_a_refusal_that_offers_a_human() {
             );
         }
         // A refusal is not a failure: no automatic hand-off, and no retries.
-        assert_eq!(session_state(&app, &id).await, "AI");
+        assert_eq!(app.session_state(&id).await, "AI");
         assert_eq!(fake.requests().len(), 2);
     }
 }
@@ -430,12 +417,12 @@ async fn two_failures_in_a_row_queue_the_session_for_a_human() {
 
     ws.send_json(json!({"content": "Where is my order?"})).await;
     assert!(is_fallback(&streamed_reply(&mut ws).await.1));
-    assert_eq!(session_state(&app, &id).await, "AI");
+    assert_eq!(app.session_state(&id).await, "AI");
     ws.send_json(json!({"content": "Hello??"})).await;
     ws.expect("handoff_requested").await;
     let queued = console.expect("new_session_queued").await;
     assert_eq!(queued["reason"], "the assistant failed twice in a row");
-    assert_eq!(session_state(&app, &id).await, "HUMAN");
+    assert_eq!(app.session_state(&id).await, "HUMAN");
 }
 
 #[tokio::test]
@@ -451,7 +438,7 @@ async fn failure_handoff_can_be_turned_off() {
         ws.send_json(json!({"content": question})).await;
         assert!(is_fallback(&streamed_reply(&mut ws).await.1));
     }
-    assert_eq!(session_state(&app, &id).await, "AI");
+    assert_eq!(app.session_state(&id).await, "AI");
 }
 
 #[tokio::test]
@@ -586,7 +573,7 @@ async fn words_written_before_the_transfer_are_kept_and_complete_the_stream() {
         assert_eq!(deltas.concat(), "Let me get a colleague.", "{flavour:?}");
         assert_eq!(message["content"], "Let me get a colleague.");
         ws.expect_next("handoff_requested").await;
-        assert_eq!(session_state(&app, &id).await, "HUMAN");
+        assert_eq!(app.session_state(&id).await, "HUMAN");
     }
 }
 
@@ -631,5 +618,5 @@ async fn a_second_failure_mid_reply_ends_the_stream_then_hands_off() {
     assert_eq!(deltas, ["Checking"]);
     assert!(is_fallback(&message), "the half-written reply is replaced");
     ws.expect_next("handoff_requested").await;
-    assert_eq!(session_state(&app, &id).await, "HUMAN");
+    assert_eq!(app.session_state(&id).await, "HUMAN");
 }

@@ -2,6 +2,7 @@ use chrono::Utc;
 use jsonwebtoken::{EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::json;
+use switchboard::domain::ids::AgentId;
 use switchboard::store;
 
 use crate::helpers::{
@@ -234,7 +235,7 @@ async fn login_failures_look_the_same_for_unknown_users_and_wrong_passwords() {
 async fn deactivated_agents_are_locked_out() {
     let app = spawn_app().await;
     let admin = app.first_agent().await;
-    store::admins::set_active(&app.state.db, admin.id, false)
+    store::admins::set_active(app.state.chat.db(), AgentId(admin.id), false)
         .await
         .unwrap();
 

@@ -28,10 +28,7 @@ async fn claimed_session(app: &TestApp, agent_token: &str) -> (String, WsClient,
     let id = app.queued_session().await;
     let (mut console, _) = app.admin_ws(agent_token).await;
     let (mut customer, _) = app.client_ws(&id).await;
-    console
-        .send_json(json!({"type": "claim_session", "session_id": id}))
-        .await;
-    console.expect("session_claimed").await;
+    console.claim(&id).await;
     customer.expect("agent_connected").await;
     (id, customer, console)
 }
@@ -136,10 +133,7 @@ async fn a_customer_on_one_node_and_an_agent_on_another_talk_both_ways() {
     assert_eq!(console.expect("new_session_queued").await["session_id"], id);
     assert_eq!(console.expect("queue_update").await["queue_size"], 1);
 
-    console
-        .send_json(json!({"type": "claim_session", "session_id": id}))
-        .await;
-    console.expect("session_claimed").await;
+    console.claim(&id).await;
     customer.expect("agent_connected").await;
     console
         .send_json(json!({"type": "message", "session_id": id, "content": "Hi from node B"}))
@@ -348,10 +342,7 @@ async fn a_node_killed_mid_conversation_loses_no_acknowledged_message() {
     let agent = node_b.first_agent().await;
     let id = node_b.queued_session().await;
     let (mut console, _) = node_b.admin_ws(&agent.access).await;
-    console
-        .send_json(json!({"type": "claim_session", "session_id": id}))
-        .await;
-    console.expect("session_claimed").await;
+    console.claim(&id).await;
 
     let mut node_a = NodeProcess::start(&node_b.database_url);
     let mut customer = node_a.client_ws(&id).await;

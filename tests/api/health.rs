@@ -22,7 +22,7 @@ async fn ready_reflects_the_database() {
     };
     assert_eq!(body["database"], expected);
 
-    app.state.db.close().await;
+    app.state.chat.db().close().await;
     let response = app.get("/ready").await;
     assert_eq!(response.headers()["retry-after"], "5");
     expect_detail(response, StatusCode::SERVICE_UNAVAILABLE).await;
@@ -31,7 +31,7 @@ async fn ready_reflects_the_database() {
 #[tokio::test]
 async fn database_outage_is_503_with_retry_after_not_500() {
     let app = spawn_app().await;
-    app.state.db.close().await;
+    app.state.chat.db().close().await;
     let response = app
         .post_json("/api/sessions", &crate::helpers::client_info())
         .await;

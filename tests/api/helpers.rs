@@ -6,9 +6,12 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use switchboard::app::{AppState, Application};
 use switchboard::config::Settings;
+use switchboard::domain::ids::SessionId;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use uuid::Uuid;
+
+use crate::ws::WsClient;
 
 /// The signing key every test server uses, so tests can forge expired or foreign tokens.
 pub const TEST_SECRET: &str = "integration-test-secret-key-0123456789abcdef";
@@ -120,8 +123,25 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
+/// With `TEST_LOG=1`, the servers' logs go to the test's output, which the test runner shows
+/// for a failing test (`RUST_LOG` picks the verbosity, default `info,sqlx=warn`).
+fn init_test_log() {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    if std::env::var_os("TEST_LOG").is_some_and(|v| !v.is_empty() && v != "0") {
+        INIT.call_once(|| {
+            let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_test_writer()
+                .try_init();
+        });
+    }
+}
+
 /// Starts a server with the test defaults plus `vars` (environment-style settings).
 pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
+    init_test_log();
     let dir = tempfile::tempdir().expect("temp dir");
     // A test that names its own database gets no fresh one.
     let own_database = vars.iter().any(|(key, _)| *key == "DATABASE_URL");
@@ -310,11 +330,29 @@ impl TestApp {
         .await
     }
 
+    /// The session as `GET /api/sessions/{id}` returns it (asserting 200).
+    pub async fn session(&self, id: &str) -> Value {
+        expect_json(
+            self.get(&format!("/api/sessions/{id}")).await,
+            StatusCode::OK,
+        )
+        .await
+    }
+
+    /// The session's `state`: `AI`, `HUMAN` or `CLOSED`.
+    pub async fn session_state(&self, id: &str) -> String {
+        let session = self.session(id).await;
+        session["state"].as_str().expect("a state").to_owned()
+    }
+
     /// Opens a session and puts it in the human queue; returns its session_id.
     pub async fn queued_session(&self) -> String {
         let session = self.create_session().await;
         let id = session["session_id"].as_str().unwrap().to_owned();
-        switchboard::chat::hand_off(&self.state, Uuid::parse_str(&id).unwrap(), None, None)
+        let session_id = SessionId::parse(&id).expect("a session id");
+        self.state
+            .chat
+            .hand_off(session_id, None, None)
             .await
             .expect("hand off");
         id
@@ -362,5 +400,14 @@ impl TestApp {
             access,
             refresh,
         }
+    }
+}
+
+impl WsClient {
+    /// Claims `session_id` over this agent socket and waits for `session_claimed`.
+    pub async fn claim(&mut self, session_id: &str) -> Value {
+        self.send_json(json!({"type": "claim_session", "session_id": session_id}))
+            .await;
+        self.expect("session_claimed").await
     }
 }

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use switchboard::domain::ids::SessionId;
 use uuid::Uuid;
 
 use crate::helpers::{expect_json, spawn_app, spawn_app_with};
@@ -121,11 +122,7 @@ async fn the_full_customer_journey() {
     );
     assert_eq!(lines[0].1, "How long does shipping take?");
     assert_eq!(lines[4].1, "Hi John, I'm Ada. How can I help?");
-    let session = expect_json(
-        app.get(&format!("/api/sessions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let session = app.session(&id).await;
     assert_eq!(session["state"], "CLOSED");
 }
 
@@ -283,10 +280,7 @@ async fn defect_4_only_the_assigned_agent_may_write_or_close() {
         .await;
     assert_eq!(mallory_ws.expect("error").await["code"], "conflict");
 
-    ada_ws
-        .send_json(json!({"type": "claim_session", "session_id": id}))
-        .await;
-    ada_ws.expect("session_claimed").await;
+    ada_ws.claim(&id).await;
     customer.expect("agent_connected").await;
 
     mallory_ws
@@ -298,11 +292,7 @@ async fn defect_4_only_the_assigned_agent_may_write_or_close() {
         .await;
     assert_eq!(mallory_ws.expect("error").await["code"], "forbidden");
     customer.expect_quiet().await;
-    let session = expect_json(
-        app.get(&format!("/api/sessions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let session = app.session(&id).await;
     assert_eq!(session["state"], "HUMAN");
 }
 
@@ -443,10 +433,7 @@ async fn agents_can_release_and_return_sessions() {
     let (mut customer, _) = app.client_ws(&id).await;
     customer.expect_next("waiting").await;
 
-    console
-        .send_json(json!({"type": "claim_session", "session_id": id}))
-        .await;
-    console.expect("session_claimed").await;
+    console.claim(&id).await;
     console
         .send_json(json!({"type": "release_session", "session_id": id}))
         .await;
@@ -455,10 +442,7 @@ async fn agents_can_release_and_return_sessions() {
         .expect_where("waiting", |w| w["queue_position"] == 1)
         .await;
 
-    console
-        .send_json(json!({"type": "claim_session", "session_id": id}))
-        .await;
-    console.expect("session_claimed").await;
+    console.claim(&id).await;
     console
         .send_json(json!({"type": "return_to_ai", "session_id": id}))
         .await;
@@ -476,10 +460,7 @@ async fn typing_reaches_the_other_side() {
     let (mut console, _) = app.admin_ws(&agent.access).await;
     let id = app.queued_session().await;
     let (mut customer, _) = app.client_ws(&id).await;
-    console
-        .send_json(json!({"type": "claim_session", "session_id": id}))
-        .await;
-    console.expect("session_claimed").await;
+    console.claim(&id).await;
     customer.expect("agent_connected").await;
 
     customer.send_json(json!({"type": "typing"})).await;
@@ -574,21 +555,18 @@ async fn a_customer_socket_that_stops_reading_is_disconnected_not_buffered() {
     let app = spawn_app().await;
     let agent = app.first_agent().await;
     let id = app.queued_session().await;
-    let session_id = Uuid::parse_str(&id).unwrap();
+    let session_id = SessionId::parse(&id).unwrap();
     let (mut console, _) = app.admin_ws(&agent.access).await;
-    console
-        .send_json(json!({"type": "claim_session", "session_id": id}))
-        .await;
-    console.expect("session_claimed").await;
+    console.claim(&id).await;
 
     // This tab connects and then never reads again.
     let (_stalled, _) = app.client_ws(&id).await;
-    assert_eq!(app.state.hub.client_sockets(session_id), 1);
+    assert_eq!(app.state.chat.client_sockets(session_id), 1);
 
     // The agent writes far more than the socket's queue and the kernel's buffers hold.
     let long = "x".repeat(7_900);
     let mut sent = 0;
-    while app.state.hub.client_sockets(session_id) > 0 {
+    while app.state.chat.client_sockets(session_id) > 0 {
         assert!(sent < 20_000, "the stalled socket was never disconnected");
         console
             .send_json(json!({"type": "message", "session_id": id, "content": long, "client_msg_id": sent.to_string()}))

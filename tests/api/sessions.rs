@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use switchboard::domain::ids::SessionKey;
 use switchboard::domain::session::SenderType;
 use switchboard::store;
 use uuid::Uuid;
@@ -52,11 +53,7 @@ async fn a_session_can_be_read_back() {
     let app = spawn_app().await;
     let created = app.create_session().await;
     let id = created["session_id"].as_str().unwrap();
-    let fetched = expect_json(
-        app.get(&format!("/api/sessions/{id}")).await,
-        StatusCode::OK,
-    )
-    .await;
+    let fetched = app.session(id).await;
     assert_eq!(fetched, created);
 }
 
@@ -260,7 +257,7 @@ async fn history_is_oldest_first_with_sender_types_and_pages() {
     .await;
     assert_eq!(empty, json!([]));
 
-    let pk = created["id"].as_i64().unwrap();
+    let key = SessionKey(created["id"].as_i64().unwrap());
     let script = [
         (SenderType::Client, "Hello, I need help"),
         (SenderType::Ai, "Of course! What is the problem?"),
@@ -269,7 +266,7 @@ async fn history_is_oldest_first_with_sender_types_and_pages() {
     ];
     for (sender, content) in script {
         let message = store::messages::NewMessage {
-            session_pk: pk,
+            session: key,
             sender,
             sender_admin_id: None,
             content,
@@ -277,7 +274,7 @@ async fn history_is_oldest_first_with_sender_types_and_pages() {
             provider_data: None,
             created_at: Utc::now(),
         };
-        let mut tx = app.state.db.begin().await.unwrap();
+        let mut tx = app.state.chat.db().begin().await.unwrap();
         store::messages::insert(&mut tx, &message).await.unwrap();
         tx.commit().await.unwrap();
     }

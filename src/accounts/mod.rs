@@ -1,0 +1,223 @@
+//! Agent accounts, the use cases: register, log in, refresh a token pair, authenticate an access
+//! token, and create an account from the command line. REST handlers, the agent socket and the
+//! CLI all call these, so their rules cannot drift apart.
+//!
+//! Registration is closed by default: the first account may register freely (nobody else can
+//! yet), every later one needs an existing agent (`caller`), unless `ALLOW_REGISTRATION=true`.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+
+use crate::auth::{TokenKind, Tokens, password, tokens};
+use crate::domain::account::NewAccount;
+use crate::domain::ids::AgentId;
+use crate::protocol::texts;
+/// An agent account as the use cases return it.
+pub use crate::store::admins::AdminRecord;
+use crate::store::admins::NewAdmin;
+use crate::store::{self, Db, Failure, StoreError};
+
+/// Why an account action was refused or failed. Messages are safe to show.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Username already registered")]
+    UsernameTaken,
+    #[error("Email already registered")]
+    EmailTaken,
+    #[error("Registration is closed: an existing agent's access token is required")]
+    RegistrationClosed,
+    #[error("Incorrect username or password")]
+    BadCredentials,
+    #[error("Could not validate credentials")]
+    BadAccessToken,
+    #[error("Invalid or expired refresh token")]
+    BadRefreshToken,
+    #[error("Inactive user")]
+    Inactive,
+    #[error("{}", texts::DATABASE_UNAVAILABLE)]
+    Unavailable,
+    #[error("internal error: {0:#}")]
+    Internal(anyhow::Error),
+}
+
+impl From<StoreError> for Error {
+    fn from(err: StoreError) -> Self {
+        match err.failure() {
+            Failure::Unavailable => Self::Unavailable,
+            Failure::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+impl From<password::HashError> for Error {
+    fn from(err: password::HashError) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+impl From<tokens::TokenError> for Error {
+    fn from(err: tokens::TokenError) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+/// A freshly issued access token and single-use refresh token.
+#[derive(Debug)]
+pub struct IssuedTokens {
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// The account service: the database, the token keys, and whether registration is open.
+pub struct Accounts {
+    db: Db,
+    tokens: Tokens,
+    allow_registration: bool,
+}
+
+impl Accounts {
+    pub fn new(db: Db, tokens: Tokens, allow_registration: bool) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            tokens,
+            allow_registration,
+        })
+    }
+
+    /// Creates an account and logs it in. Without a `caller` (an agent) and without
+    /// `ALLOW_REGISTRATION`, only the very first account may be created.
+    pub async fn register(
+        &self,
+        caller: Option<&AdminRecord>,
+        account: &NewAccount,
+    ) -> Result<IssuedTokens, Error> {
+        let open = caller.is_some() || self.allow_registration;
+        // Checked before anything else, so a stranger learns nothing about existing accounts.
+        if !open && store::admins::any_exists(&self.db).await? {
+            return Err(Error::RegistrationClosed);
+        }
+        let admin = create(&self.db, account, !open).await?;
+        tracing::info!(admin_id = %admin.id, by = ?caller.map(|c| c.id), "agent registered");
+        self.issue(admin.id).await
+    }
+
+    /// Logs in with username and password.
+    pub async fn login(
+        &self,
+        username: &str,
+        password_text: String,
+    ) -> Result<IssuedTokens, Error> {
+        let admin = store::admins::find_by_username(&self.db, username).await?;
+        let stored = admin.as_ref().map(|a| a.password_hash.clone());
+        let valid = password::verify(password_text, stored).await?;
+        let admin = match admin {
+            Some(admin) if valid => admin,
+            _ => {
+                tracing::info!("login failed");
+                return Err(Error::BadCredentials);
+            }
+        };
+        if !admin.is_active {
+            return Err(Error::Inactive);
+        }
+        tracing::info!(admin_id = %admin.id, "agent logged in");
+        self.issue(admin.id).await
+    }
+
+    /// Exchanges a refresh token for a new pair; the old refresh token stops working.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens, Error> {
+        let token = refresh_token.trim();
+        let admin_id = self
+            .tokens
+            .verify(token, TokenKind::Refresh)
+            .map_err(|_| Error::BadRefreshToken)?;
+        let consumed =
+            store::refresh_tokens::consume(&self.db, &tokens::fingerprint(token), Utc::now())
+                .await?;
+        if consumed != Some(admin_id) {
+            tracing::warn!(%admin_id, "refresh token reused or revoked");
+            return Err(Error::BadRefreshToken);
+        }
+        let admin = store::admins::find_by_id(&self.db, admin_id)
+            .await?
+            .ok_or(Error::BadRefreshToken)?;
+        if !admin.is_active {
+            return Err(Error::Inactive);
+        }
+        self.issue(admin.id).await
+    }
+
+    /// The active agent an access token was issued to: the token must verify as an access token
+    /// and its account must still exist and be active.
+    pub async fn authenticate(&self, access_token: &str) -> Result<AdminRecord, Error> {
+        let admin_id = self
+            .tokens
+            .verify(access_token, TokenKind::Access)
+            .map_err(|_| Error::BadAccessToken)?;
+        let admin = store::admins::find_by_id(&self.db, admin_id)
+            .await?
+            .ok_or(Error::BadAccessToken)?;
+        if !admin.is_active {
+            return Err(Error::Inactive);
+        }
+        Ok(admin)
+    }
+
+    /// Issues a token pair for `admin` and records the refresh token.
+    async fn issue(&self, admin: AgentId) -> Result<IssuedTokens, Error> {
+        let now = Utc::now();
+        let pair = self.tokens.issue_pair(admin, now)?;
+        store::refresh_tokens::insert(
+            &self.db,
+            admin,
+            &tokens::fingerprint(&pair.refresh_token),
+            pair.refresh_expires_at,
+            now,
+        )
+        .await?;
+        Ok(IssuedTokens {
+            access_token: pair.access_token,
+            refresh_token: pair.refresh_token,
+        })
+    }
+}
+
+/// Stores a new account: refuses a taken username or email, hashes the password. With
+/// `only_if_first`, it is created only if no account exists yet — atomically, so two strangers
+/// racing cannot both become the first ([`Error::RegistrationClosed`] for the loser).
+pub async fn create(
+    db: &Db,
+    account: &NewAccount,
+    only_if_first: bool,
+) -> Result<AdminRecord, Error> {
+    let (username, email) = (account.username.as_str(), account.email.as_str());
+    let (username_taken, email_taken) = store::admins::taken(db, username, email).await?;
+    if username_taken {
+        return Err(Error::UsernameTaken);
+    }
+    if email_taken {
+        return Err(Error::EmailTaken);
+    }
+    let password_hash = password::hash(account.password.expose().to_owned()).await?;
+    let new = NewAdmin {
+        username,
+        email,
+        password_hash: &password_hash,
+        full_name: account.full_name.as_deref(),
+        created_at: Utc::now(),
+    };
+    let inserted = if only_if_first {
+        store::admins::insert_first(db, &new).await
+    } else {
+        store::admins::insert(db, &new).await.map(Some)
+    };
+    match inserted {
+        Ok(Some(admin)) => Ok(admin),
+        Ok(None) => Err(Error::RegistrationClosed),
+        // A concurrent registration took the name between the check and the insert.
+        Err(StoreError::Duplicate(index)) if index.contains("email") => Err(Error::EmailTaken),
+        Err(StoreError::Duplicate(_)) => Err(Error::UsernameTaken),
+        Err(other) => Err(other.into()),
+    }
+}
