@@ -17,7 +17,7 @@ use crate::ai::{AiError, Deltas, Reply, Turn};
 use crate::domain::ids::{SessionId, SessionKey};
 use crate::domain::session::{SenderType, SessionState};
 use crate::protocol::texts::{self, FALLBACK_REPLY, REFUSAL_REPLY, REPEATED_FAILURE_REASON};
-use crate::protocol::{ClientEvent, ErrorCode};
+use crate::protocol::{ClientEvent, ErrorCode, FrameError};
 use crate::realtime::{Audience, ConnId, Event};
 use crate::store::{self, messages::NewMessage};
 
@@ -83,10 +83,8 @@ impl Chat {
             .turns
             .allow(session_id, per_minute, Instant::now())
         {
-            let error = ClientEvent::Error {
-                message: texts::rate_limited(per_minute),
-                code: ErrorCode::RateLimited,
-            };
+            let refusal = FrameError::new(ErrorCode::RateLimited, texts::rate_limited(per_minute));
+            let error = ClientEvent::error(&refusal);
             let event = Event::frame(Audience::Connection { conn: from }, error.to_frame());
             return self.publish(vec![event]).await;
         }

@@ -8,7 +8,7 @@ use super::{Chat, Error, frames, to_agent, to_agents, to_session};
 use crate::domain::handoff::asks_for_human;
 use crate::domain::ids::{AgentId, MessageId, SessionId};
 use crate::domain::session::{SenderType, SessionStatus, TransitionError};
-use crate::protocol::{AgentEvent, ClientEvent, Frame};
+use crate::protocol::{Ack, AgentEvent, ClientEvent, Frame, Typing};
 use crate::realtime::{Audience, ConnId, Event};
 use crate::store::messages::{Inserted, MessageRecord, NewMessage};
 use crate::store::{self, Tx, sessions::SessionRecord};
@@ -43,21 +43,14 @@ fn ack(
     message: &MessageRecord,
     writer: Writer,
 ) -> Option<Event> {
-    let client_msg_id = client_msg_id?;
-    let (id, created_at) = (message.id, message.created_at);
+    let ack = Ack {
+        client_msg_id: client_msg_id?,
+        id: message.id,
+        created_at: message.created_at,
+    };
     let frame: Frame = match writer {
-        Writer::Customer => ClientEvent::Ack {
-            client_msg_id,
-            id,
-            created_at,
-        }
-        .to_frame(),
-        Writer::Agent => AgentEvent::Ack {
-            client_msg_id,
-            id,
-            created_at,
-        }
-        .to_frame(),
+        Writer::Customer => ClientEvent::Ack(ack).to_frame(),
+        Writer::Agent => AgentEvent::Ack(ack).to_frame(),
     };
     Some(Event::frame(Audience::Connection { conn: to }, frame))
 }
@@ -231,10 +224,10 @@ impl Chat {
         match session.status() {
             SessionStatus::Closed => Err(TransitionError::Closed.into()),
             SessionStatus::Assigned(agent) => {
-                let event = AgentEvent::Typing {
+                let event = AgentEvent::Typing(Typing {
                     session_id,
                     sender_type: SenderType::Client,
-                };
+                });
                 self.publish(vec![to_agent(agent, &event)]).await
             }
             SessionStatus::Ai | SessionStatus::Waiting => Ok(()),
@@ -245,10 +238,10 @@ impl Chat {
     pub async fn agent_typing(&self, session_id: SessionId, agent: AgentId) -> Result<(), Error> {
         let session = self.find_session(session_id).await?;
         session.status().can_agent_write(agent)?;
-        let event = ClientEvent::Typing {
+        let event = ClientEvent::Typing(Typing {
             session_id,
             sender_type: SenderType::Admin,
-        };
+        });
         self.publish(vec![to_session(session_id, &event)]).await
     }
 }

@@ -11,7 +11,9 @@ use axum::extract::ws::Utf8Bytes;
 use serde::Serialize;
 
 pub use inbound::{AgentFrame, ClientFrame};
-pub use outbound::{AgentEvent, ClientContact, ClientEvent, QueuedSession};
+pub use outbound::{
+    Ack, AgentEvent, ClientContact, ClientEvent, ErrorEvent, QueuedSession, Typing,
+};
 
 /// A serialised outbound frame: made once, shared by every socket it goes to.
 pub type Frame = Utf8Bytes;
@@ -62,45 +64,30 @@ pub struct Close {
     pub reason: &'static str,
 }
 
+impl Close {
+    const fn new(code: u16, reason: &'static str) -> Self {
+        Self { code, reason }
+    }
+}
+
 /// Every Close frame the server sends.
 pub mod close {
     use super::Close;
 
     /// The socket ends normally (the client closed it).
-    pub const NORMAL: Close = Close {
-        code: 1000,
-        reason: "",
-    };
+    pub const NORMAL: Close = Close::new(1000, "");
     /// The server is shutting down.
-    pub const GOING_AWAY: Close = Close {
-        code: 1001,
-        reason: "server shutting down",
-    };
+    pub const GOING_AWAY: Close = Close::new(1001, "server shutting down");
     /// The socket did not read its frames fast enough and its outbound queue filled up.
-    pub const SLOW_CONSUMER: Close = Close {
-        code: 1008,
-        reason: "too slow: outbound queue full",
-    };
+    pub const SLOW_CONSUMER: Close = Close::new(1008, "too slow: outbound queue full");
     /// A frame over [`super::MAX_FRAME_BYTES`].
-    pub const TOO_BIG: Close = Close {
-        code: 1009,
-        reason: "frame larger than 64 KiB",
-    };
+    pub const TOO_BIG: Close = Close::new(1009, "frame larger than 64 KiB");
     /// The database is unavailable; try again later.
-    pub const TRY_AGAIN_LATER: Close = Close {
-        code: 1013,
-        reason: "Service unavailable, retry shortly",
-    };
+    pub const TRY_AGAIN_LATER: Close = Close::new(1013, "Service unavailable, retry shortly");
     /// An agent socket without a valid access token (the reference's code).
-    pub const UNAUTHORIZED: Close = Close {
-        code: 4001,
-        reason: "Invalid or missing access token",
-    };
+    pub const UNAUTHORIZED: Close = Close::new(4001, "Invalid or missing access token");
     /// A customer socket for a session that does not exist (the reference's code).
-    pub const SESSION_NOT_FOUND: Close = Close {
-        code: 4004,
-        reason: "Session not found",
-    };
+    pub const SESSION_NOT_FOUND: Close = Close::new(4004, "Session not found");
 }
 
 /// Serialises an outbound frame. These types hold only strings, numbers, ids and timestamps:

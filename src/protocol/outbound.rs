@@ -24,6 +24,37 @@ pub struct QueuedSession {
     pub client_name: String,
 }
 
+/// `typing`: the other side is writing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Typing {
+    pub session_id: SessionId,
+    pub sender_type: SenderType,
+}
+
+/// `ack`: the sender's message `client_msg_id` is stored as `id`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ack {
+    pub client_msg_id: String,
+    pub id: MessageId,
+    pub created_at: DateTime<Utc>,
+}
+
+/// `error`: a refused frame or action.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorEvent {
+    pub message: String,
+    pub code: ErrorCode,
+}
+
+impl From<&FrameError> for ErrorEvent {
+    fn from(error: &FrameError) -> Self {
+        Self {
+            message: error.message.clone(),
+            code: error.code,
+        }
+    }
+}
+
 /// Frames sent to customers.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -80,19 +111,9 @@ pub enum ClientEvent {
         message: String,
         session_id: SessionId,
     },
-    Typing {
-        session_id: SessionId,
-        sender_type: SenderType,
-    },
-    Ack {
-        client_msg_id: String,
-        id: MessageId,
-        created_at: DateTime<Utc>,
-    },
-    Error {
-        message: String,
-        code: ErrorCode,
-    },
+    Typing(Typing),
+    Ack(Ack),
+    Error(ErrorEvent),
 }
 
 /// Frames sent to agents.
@@ -139,19 +160,9 @@ pub enum AgentEvent {
         queue_size: usize,
         queued_sessions: Vec<QueuedSession>,
     },
-    Typing {
-        session_id: SessionId,
-        sender_type: SenderType,
-    },
-    Ack {
-        client_msg_id: String,
-        id: MessageId,
-        created_at: DateTime<Utc>,
-    },
-    Error {
-        message: String,
-        code: ErrorCode,
-    },
+    Typing(Typing),
+    Ack(Ack),
+    Error(ErrorEvent),
 }
 
 impl ClientEvent {
@@ -177,10 +188,7 @@ impl ClientEvent {
     }
 
     pub fn error(error: &FrameError) -> Self {
-        Self::Error {
-            message: error.message.clone(),
-            code: error.code,
-        }
+        Self::Error(error.into())
     }
 }
 
@@ -190,10 +198,7 @@ impl AgentEvent {
     }
 
     pub fn error(error: &FrameError) -> Self {
-        Self::Error {
-            message: error.message.clone(),
-            code: error.code,
-        }
+        Self::Error(error.into())
     }
 }
 
@@ -218,6 +223,14 @@ mod tests {
             r#"{"type":"queue_update","queue_size":0,"queued_sessions":[]}"#
         );
         let error = ClientEvent::error(&FrameError::new(ErrorCode::RateLimited, "slow down"));
+        let typing = AgentEvent::Typing(Typing {
+            session_id: SessionId(uuid::Uuid::nil()),
+            sender_type: SenderType::Client,
+        });
+        assert_eq!(
+            typing.to_frame().as_str(),
+            r#"{"type":"typing","session_id":"00000000-0000-0000-0000-000000000000","sender_type":"CLIENT"}"#
+        );
         assert_eq!(
             error.to_frame().as_str(),
             r#"{"type":"error","message":"slow down","code":"rate_limited"}"#
