@@ -487,7 +487,15 @@ async fn a_closed_session_says_so_and_accepts_nothing() {
     assert_eq!(connected["state"], "CLOSED");
     customer.expect_next("session_closed").await;
     customer.send_json(json!({"content": "hello?"})).await;
-    assert_eq!(customer.expect_next("error").await["code"], "conflict");
+    // On PostgreSQL the hand-off's and the close's own events may reach this node after the
+    // socket joined: late notices of what the opening already said, nothing else.
+    let (error, late) = customer.expect_skipping("error").await;
+    assert_eq!(error["code"], "conflict");
+    assert!(
+        late.iter()
+            .all(|e| e["type"] == "handoff_requested" || e["type"] == "session_closed"),
+        "{late:?}"
+    );
     let history = expect_json(
         app.get(&format!("/api/sessions/{id}/messages")).await,
         StatusCode::OK,
