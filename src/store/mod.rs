@@ -3,7 +3,8 @@
 //! Each table has its own query module. Queries are written once with `$n` placeholders, which
 //! both drivers accept, and run on whichever pool is configured through [`with_pool!`]; where the
 //! two dialects differ a module holds one statement per backend. Migrations live in
-//! `migrations/sqlite` and `migrations/postgres` and are kept in lock-step (a test compares them).
+//! `migrations/sqlite` and `migrations/postgres` and are kept in lock-step: a unit test compares
+//! the file names, and `tests/api/schema.rs` builds both databases and compares their schemas.
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -38,7 +38,7 @@ pub struct TestApp {
 }
 
 /// A fresh PostgreSQL database for one test, dropped when the test ends.
-struct PostgresDatabase {
+pub(crate) struct PostgresDatabase {
     server_url: String,
     name: String,
 }
@@ -67,7 +67,7 @@ fn with_database(url: &str, name: &str) -> String {
 }
 
 impl PostgresDatabase {
-    async fn create(server_url: &str) -> Self {
+    pub(crate) async fn create(server_url: &str) -> Self {
         use sqlx::Connection;
         let name = format!("switchboard_test_{}", Uuid::new_v4().simple());
         let mut conn = sqlx::PgConnection::connect(server_url)
@@ -83,7 +83,7 @@ impl PostgresDatabase {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         with_database(&self.server_url, &self.name)
     }
 }

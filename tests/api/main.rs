@@ -12,6 +12,7 @@ mod health;
 mod helpers;
 mod outage;
 mod realtime;
+mod schema;
 mod sessions;
 mod socket_input;
 mod ws;
