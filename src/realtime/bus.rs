@@ -105,7 +105,7 @@ impl Event {
     }
 }
 
-/// Hands events to every node's hub.
+/// Carries events to every node.
 #[derive(Clone)]
 pub enum Bus {
     Local(mpsc::Sender<Event>),
