@@ -122,6 +122,7 @@ impl From<chat::Error> for ApiError {
             E::NotFound(message) => Self::NotFound(message.into()),
             E::Forbidden(message) => Self::Forbidden(message),
             E::Conflict(message) => Self::Conflict(message),
+            E::Taken { .. } => Self::Conflict(err.to_string()),
             E::Invalid(message) => Self::BadRequest(message),
             E::RateLimited(message) => Self::TooManyRequests(message),
             E::Unavailable => Self::Unavailable(texts::DATABASE_UNAVAILABLE.into()),

@@ -18,6 +18,12 @@ pub enum Error {
     /// The session is not in a state that allows it (closed, already claimed, …).
     #[error("{0}")]
     Conflict(String),
+    /// Another agent holds the session (a lost claim): who, so the loser can be told.
+    #[error("Session is already assigned to {agent_name}")]
+    Taken {
+        agent_name: String,
+        agent_username: String,
+    },
     /// The input is not acceptable.
     #[error("{0}")]
     Invalid(String),

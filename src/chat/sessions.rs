@@ -32,9 +32,13 @@ impl Chat {
         Ok(store::sessions::list_queue(&self.inner.db).await?)
     }
 
-    /// Sessions an agent is handling, most recently active first.
-    pub async fn active_sessions(&self) -> Result<Vec<SessionRecord>, Error> {
-        Ok(store::sessions::list_active(&self.inner.db).await?)
+    /// Sessions held by `agent` — or by any agent, with `None` (the team view) — most
+    /// recently active first.
+    pub async fn active_sessions(
+        &self,
+        agent: Option<AgentId>,
+    ) -> Result<Vec<SessionRecord>, Error> {
+        Ok(store::sessions::list_active(&self.inner.db, agent).await?)
     }
 
     /// All sessions, newest first, one page at a time.
@@ -47,6 +51,31 @@ impl Chat {
         Ok(frames::queue_update(&self.queue().await?))
     }
 
+    /// An agent's display name (full name, else username) and username; a placeholder for an
+    /// account that is gone.
+    async fn agent_names(&self, agent: AgentId) -> Result<(String, String), Error> {
+        Ok(store::admins::find_by_id(&self.inner.db, agent)
+            .await?
+            .map(|a| {
+                (
+                    a.full_name.unwrap_or_else(|| a.username.clone()),
+                    a.username,
+                )
+            })
+            .unwrap_or_else(|| (texts::SOME_AGENT.into(), String::new())))
+    }
+
+    /// The session is held by `holder`.
+    async fn taken_by(&self, holder: AgentId) -> Error {
+        match self.agent_names(holder).await {
+            Ok((agent_name, agent_username)) => Error::Taken {
+                agent_name,
+                agent_username,
+            },
+            Err(err) => err,
+        }
+    }
+
     /// After a conditional UPDATE found nothing to change: the error the state machine gives for
     /// the session as it is now (not found if it is gone).
     async fn explain(
@@ -57,6 +86,7 @@ impl Chat {
         match self.find_session(session_id).await {
             Err(err) => err,
             Ok(current) => match transition(current.status()) {
+                Err(TransitionError::AlreadyAssigned { to }) => self.taken_by(to).await,
                 Err(reason) => reason.into(),
                 // It changed back in between: someone else acted first.
                 Ok(_) => Error::Conflict("Session changed concurrently; retry".into()),
@@ -137,10 +167,7 @@ impl Chat {
         session_id: SessionId,
         agent: AgentId,
     ) -> Result<SessionRecord, Error> {
-        let agent_name = store::admins::find_by_id(&self.inner.db, agent)
-            .await?
-            .map(|a| a.full_name.unwrap_or(a.username))
-            .unwrap_or_else(|| texts::SOME_AGENT.into());
+        let (agent_name, agent_username) = self.agent_names(agent).await?;
         let mut tx = self.inner.db.begin().await?;
         let Some(claimed) = store::sessions::claim(&mut tx, session_id, agent, Utc::now()).await?
         else {
@@ -162,6 +189,8 @@ impl Chat {
                     session_id,
                     queue_size,
                     claimed_by: agent,
+                    agent_name: agent_name.clone(),
+                    agent_username,
                 },
             ),
             to_session(

@@ -42,6 +42,15 @@ pub enum ErrorCode {
 pub struct FrameError {
     pub code: ErrorCode,
     pub message: String,
+    /// On a lost claim: the agent who holds the session.
+    pub holder: Option<Holder>,
+}
+
+/// The agent holding a session: display name and username.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Holder {
+    pub agent_name: String,
+    pub agent_username: String,
 }
 
 impl FrameError {
@@ -49,6 +58,7 @@ impl FrameError {
         Self {
             code,
             message: message.into(),
+            holder: None,
         }
     }
 

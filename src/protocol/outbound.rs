@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{ErrorCode, Frame, FrameError, texts, to_frame};
+use super::{ErrorCode, Frame, FrameError, Holder, texts, to_frame};
 use crate::domain::ids::{AgentId, MessageId, SessionId};
 use crate::domain::session::{SenderType, SessionState};
 
@@ -44,6 +44,9 @@ pub struct Ack {
 pub struct ErrorEvent {
     pub message: String,
     pub code: ErrorCode,
+    /// On a lost claim: who holds the session.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<Holder>,
 }
 
 impl From<&FrameError> for ErrorEvent {
@@ -51,6 +54,7 @@ impl From<&FrameError> for ErrorEvent {
         Self {
             message: error.message.clone(),
             code: error.code,
+            holder: error.holder.clone(),
         }
     }
 }
@@ -141,6 +145,9 @@ pub enum AgentEvent {
         session_id: SessionId,
         queue_size: usize,
         claimed_by: AgentId,
+        /// The winner's display name and username.
+        agent_name: String,
+        agent_username: String,
     },
     Message {
         id: MessageId,

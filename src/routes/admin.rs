@@ -40,19 +40,27 @@ async fn queue(
     Ok(Json(sessions(state.chat.queue().await?)))
 }
 
-/// Sessions an agent is handling.
+/// The sessions the calling agent holds (as the reference returns them); with `scope=all`, the
+/// sessions every agent holds (a team view).
 #[utoipa::path(
     get, path = "/api/admin/active", tag = "admin", security(("bearer" = [])),
+    params(("scope" = Option<String>, Query, description = "`mine` (default) or `all`")),
     responses(
         (status = 200, body = Vec<Session>),
         (status = 401, description = "Not authenticated", body = super::models::ErrorBody),
+        (status = 422, description = "Unknown scope", body = super::models::HttpValidationError),
     )
 )]
 async fn active(
     State(state): State<AppState>,
-    _agent: AuthAdmin,
+    AuthAdmin(agent): AuthAdmin,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Session>>, ApiError> {
-    Ok(Json(sessions(state.chat.active_sessions().await?)))
+    let mut c = Checker::default();
+    let scope = c.query_choice(&query, "scope", &["mine", "all"]);
+    c.finish(Some(()))?;
+    let holder = (scope == "mine").then_some(agent.id);
+    Ok(Json(sessions(state.chat.active_sessions(holder).await?)))
 }
 
 /// Default and maximum page size of `all-sessions`.

@@ -152,6 +152,29 @@ impl Checker {
         default
     }
 
+    /// The optional query parameter `key`, one of `choices` (the first is the default).
+    pub fn query_choice<'c>(
+        &mut self,
+        query: &HashMap<String, String>,
+        key: &str,
+        choices: &[&'c str],
+    ) -> &'c str {
+        let default = choices[0];
+        let Some(raw) = query.get(key) else {
+            return default;
+        };
+        if let Some(choice) = choices.iter().find(|c| **c == raw.trim()) {
+            return choice;
+        }
+        let expected: Vec<String> = choices.iter().map(|c| format!("'{c}'")).collect();
+        self.push(
+            &at(&["query"], key),
+            "enum",
+            &format!("Input should be {}", expected.join(" or ")),
+        );
+        default
+    }
+
     /// The parsed value, or a 422 with every error collected.
     pub fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
         match value {

@@ -115,13 +115,17 @@ pub async fn list_queue(db: &Db) -> Result<Vec<SessionRecord>, StoreError> {
     })?)
 }
 
-/// Sessions an agent is handling, most recently active first.
-pub async fn list_active(db: &Db) -> Result<Vec<SessionRecord>, StoreError> {
+/// Sessions held by `agent` (by any agent when `None`), most recently active first.
+pub async fn list_active(
+    db: &Db,
+    agent: Option<AgentId>,
+) -> Result<Vec<SessionRecord>, StoreError> {
     let sql = select_sessions!(
-        "WHERE s.state = 'HUMAN' AND s.assigned_admin_id IS NOT NULL ORDER BY s.updated_at DESC, s.id DESC"
+        "WHERE s.state = 'HUMAN' AND s.assigned_admin_id IS NOT NULL \
+         AND ($1 IS NULL OR s.assigned_admin_id = $1) ORDER BY s.updated_at DESC, s.id DESC"
     );
     Ok(with_pool!(db, pool => {
-        sqlx::query_as::<_, SessionRecord>(sql).fetch_all(pool).await
+        sqlx::query_as::<_, SessionRecord>(sql).bind(agent).fetch_all(pool).await
     })?)
 }
 

@@ -13,7 +13,7 @@ use axum::routing::get;
 
 use crate::chat;
 use crate::domain::ids::MessageId;
-use crate::protocol::{Close, ErrorCode, FrameError, MAX_FRAME_BYTES, close};
+use crate::protocol::{Close, ErrorCode, FrameError, Holder, MAX_FRAME_BYTES, close};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -48,6 +48,17 @@ fn refusal(err: &chat::Error) -> FrameError {
         E::NotFound(_) => ErrorCode::NotFound,
         E::Forbidden(_) => ErrorCode::Forbidden,
         E::Conflict(_) => ErrorCode::Conflict,
+        E::Taken {
+            agent_name,
+            agent_username,
+        } => {
+            let mut refusal = FrameError::new(ErrorCode::Conflict, err.to_string());
+            refusal.holder = Some(Holder {
+                agent_name: agent_name.clone(),
+                agent_username: agent_username.clone(),
+            });
+            return refusal;
+        }
         E::Invalid(_) => ErrorCode::BadRequest,
         E::RateLimited(_) => ErrorCode::RateLimited,
         E::Unavailable => ErrorCode::Unavailable,

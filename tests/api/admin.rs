@@ -108,6 +108,39 @@ async fn the_queue_lists_waiting_sessions_oldest_handoff_first() {
     assert_eq!(session_ids(&active), [second]);
 }
 
+/// The reference's console lists `/api/admin/active` as "Your Active Chats": each agent sees the
+/// sessions it holds; `scope=all` is the team view.
+#[tokio::test]
+async fn active_lists_the_callers_sessions_unless_the_team_view_is_asked_for() {
+    let app = spawn_app().await;
+    let ada = app.first_agent().await;
+    let grace = app.register("grace", Some(&ada)).await;
+    let (mine, hers) = (app.queued_session().await, app.queued_session().await);
+    for (id, agent) in [(&mine, &ada), (&hers, &grace)] {
+        let path = format!("/api/admin/sessions/{id}/claim");
+        expect_json(app.post_as(&path, &agent.access).await, StatusCode::OK).await;
+    }
+
+    let active = |agent: &crate::helpers::Agent, query: &'static str| {
+        let path = format!("/api/admin/active{query}");
+        let token = agent.access.clone();
+        let app = &app;
+        async move { app.get_as(&path, &token).await }
+    };
+    let ada_sees = expect_json(active(&ada, "").await, StatusCode::OK).await;
+    assert_eq!(session_ids(&ada_sees), [mine.clone()]);
+    let grace_sees = expect_json(active(&grace, "?scope=mine").await, StatusCode::OK).await;
+    assert_eq!(session_ids(&grace_sees), [hers.clone()]);
+    let team = expect_json(active(&ada, "?scope=all").await, StatusCode::OK).await;
+    let mut team = session_ids(&team);
+    team.sort();
+    let mut both = vec![mine, hers];
+    both.sort();
+    assert_eq!(team, both);
+    let errors = expect_validation(active(&ada, "?scope=everyone").await).await;
+    assert_eq!(errors, [(loc(&["query", "scope"]), "enum".to_owned())]);
+}
+
 #[tokio::test]
 async fn claiming_assigns_the_session_and_a_second_claim_is_a_conflict() {
     let app = spawn_app().await;

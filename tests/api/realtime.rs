@@ -221,14 +221,17 @@ async fn defect_3_concurrent_socket_claims_have_one_winner_and_rest_acts_like_th
     );
     let loser = results.iter().find(|e| e["type"] == "error").unwrap();
     assert_eq!(loser["code"], "conflict");
+    // The loser is told who won.
+    let (winner, winner_name) = if ada_result["type"] == "session_claimed" {
+        (&ada, "admin")
+    } else {
+        (&grace, "grace")
+    };
+    assert_eq!(loser["agent_username"], winner_name, "{loser}");
+    assert_eq!(loser["agent_name"], "Test Agent");
     customer.expect("agent_connected").await;
 
     // The winner closes over REST: the sockets hear exactly what they would have over a socket.
-    let winner = if ada_result["type"] == "session_claimed" {
-        &ada
-    } else {
-        &grace
-    };
     let closed = app
         .post_as(&format!("/api/admin/sessions/{id}/close"), &winner.access)
         .await;
@@ -260,6 +263,8 @@ async fn a_rest_claim_notifies_the_customer_and_every_agent() {
     let other = grace_ws.expect("session_claimed_by_other").await;
     assert_eq!(other["session_id"], id);
     assert_eq!(other["queue_size"], 0);
+    assert_eq!(other["agent_username"], "admin");
+    assert_eq!(other["agent_name"], "Test Agent");
     assert_eq!(grace_ws.expect("queue_update").await["queue_size"], 0);
     customer.expect("agent_connected").await;
 }
