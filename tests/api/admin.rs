@@ -128,9 +128,9 @@ async fn active_lists_the_callers_sessions_unless_the_team_view_is_asked_for() {
         async move { app.get_as(&path, &token).await }
     };
     let ada_sees = expect_json(active(&ada, "").await, StatusCode::OK).await;
-    assert_eq!(session_ids(&ada_sees), [mine.clone()]);
+    assert_eq!(session_ids(&ada_sees), std::slice::from_ref(&mine));
     let grace_sees = expect_json(active(&grace, "?scope=mine").await, StatusCode::OK).await;
-    assert_eq!(session_ids(&grace_sees), [hers.clone()]);
+    assert_eq!(session_ids(&grace_sees), std::slice::from_ref(&hers));
     let team = expect_json(active(&ada, "?scope=all").await, StatusCode::OK).await;
     let mut team = session_ids(&team);
     team.sort();
