@@ -7,6 +7,7 @@ pub mod docs;
 pub mod health;
 pub mod json;
 pub mod models;
+pub mod pages;
 pub mod sessions;
 
 use axum::Router;
@@ -18,7 +19,7 @@ use crate::domain::ids::SessionId;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Every REST route, and the API documentation generated from them.
+/// Every REST route, the API documentation generated from them, and the pages.
 pub fn router() -> Router<AppState> {
     let (router, openapi) = OpenApiRouter::with_openapi(docs::ApiDoc::openapi())
         .merge(sessions::router())
@@ -26,7 +27,7 @@ pub fn router() -> Router<AppState> {
         .merge(admin::router())
         .merge(health::router())
         .split_for_parts();
-    router.merge(docs::router(openapi))
+    router.merge(docs::router(openapi)).merge(pages::router())
 }
 
 /// A session id from the path. Anything that is not a UUID names no session: 404.
