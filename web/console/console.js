@@ -395,6 +395,7 @@ function sendReply(event) {
   reply.node = pendingLine(reply);
   pending.set(id, reply);
   view.reply.value = "";
+  lastTyping = 0; // the next keystroke announces typing again
   send({ type: "message", session_id: current.id, content, client_msg_id: id });
 }
 

@@ -464,6 +464,7 @@ function submitMessage() {
   const content = textarea.value.trim();
   if (!content || state.closed) return;
   textarea.value = "";
+  state.lastTyping = 0; // the next keystroke announces typing again
   const id = (crypto.randomUUID && crypto.randomUUID()) || `${Date.now()}-${Math.random()}`;
   const entry = { id, content };
   state.pending.set(id, entry);
