@@ -215,6 +215,12 @@ mod tests {
     }
 
     #[test]
+    fn the_widget_stays_within_its_size_budget() {
+        let gzipped = Prepared::new(&WIDGET).gzip.len();
+        assert!(gzipped <= 20 * 1024, "widget.js is {gzipped} bytes gzipped");
+    }
+
+    #[test]
     fn scripts_are_wrapped_with_their_shared_helpers() {
         assert!(WIDGET.body.starts_with("(() => {\n\"use strict\";"));
         assert!(WIDGET.body.contains("function linkify(") && WIDGET.body.contains("Open chat"));

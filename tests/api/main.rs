@@ -11,6 +11,7 @@ mod fake_ai;
 mod health;
 mod helpers;
 mod outage;
+mod pages;
 mod realtime;
 mod schema;
 mod sessions;

@@ -189,6 +189,7 @@ function handle(frame) {
       queue.delete(frame.session_id);
       renderQueue();
       adopt(frame.session_id, true);
+      loadHistory(historyOffset).catch(() => {});
       break;
     case "session_claimed_by_other":
       queue.delete(frame.session_id);
@@ -363,7 +364,9 @@ async function show(sessionId, held) {
   for (const reply of pending.values()) if (reply.session === sessionId) reply.node = pendingLine(reply);
   if (entry) { entry.unread = 0; }
   renderMine();
-  if (held) view.reply.focus();
+  // On a narrow screen the conversation is below the lists: bring it into view.
+  if (window.innerWidth <= 720) view.conversation.scrollIntoView({ block: "start" });
+  if (held) view.reply.focus({ preventScroll: window.innerWidth <= 720 });
 }
 
 function pendingLine(reply) {

@@ -234,6 +234,71 @@ describe("the widget and the console", () => {
     }
   });
 
+  test("data-* options and the JS API: language, position, identify, open", async () => {
+    const hostPort = await freePort();
+    const hostOrigin = `http://127.0.0.1:${hostPort}`;
+    const server = await startServer({ CORS_ORIGINS: hostOrigin });
+    const site = createServer((request, response) => {
+      response.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+      response.end(`<!DOCTYPE html><html lang="de"><head><title>Laden</title></head><body><h1>Ein Laden</h1>
+        <script src="${server.url}/widget.js" data-lang="de" data-position="left" defer></script></body></html>`);
+    });
+    await new Promise((r) => site.listen(hostPort, "127.0.0.1", r));
+    const errors = [];
+    try {
+      const p = await page(await browser.newContext({ viewport: DESKTOP }), errors);
+      await p.goto(hostOrigin);
+      const launcher = p.getByRole("button", { name: "Chat öffnen" });
+      await launcher.waitFor();
+      assert.ok((await launcher.boundingBox()).x < DESKTOP.width / 2, "bottom-left");
+      // A signed-in customer: no form.
+      await p.evaluate(() => {
+        window.Switchboard.identify({ name: "Erika Muster", email: "erika@example.com", phone: "+49 30 1234 5678" });
+        window.Switchboard.open();
+      });
+      await p.getByRole("button", { name: "Chat schließen" }).waitFor();
+      const box = p.getByLabel("Nachricht", { exact: true });
+      await box.waitFor();
+      assert.equal(await p.getByLabel("Name").isVisible(), false);
+      await box.fill("How long does shipping take?");
+      await box.press("Enter");
+      await log(p).getByText("working days").first().waitFor();
+      await p.evaluate(() => window.Switchboard.close());
+      await launcher.waitFor();
+      assert.deepEqual(errors, []);
+    } finally {
+      site.close();
+      await server.close();
+    }
+  });
+
+  test("the console renews its access token before it expires, and signing out forgets it", async () => {
+    const server = await startServer({ ACCESS_TOKEN_EXPIRE_MINUTES: "1" });
+    const errors = [];
+    try {
+      await server.agent("ada", "Ada Lovelace");
+      const renewed = [];
+      const agent = await agentConsole(server, errors, "ada");
+      agent.on("response", (r) => { if (r.url().endsWith("/api/auth/refresh")) renewed.push(r.status()); });
+      // With one-minute tokens the console renews a few seconds after signing in.
+      await agent.waitForResponse((r) => r.url().endsWith("/api/auth/refresh"), { timeout: 20000 });
+      assert.deepEqual(renewed, [200]);
+      const widget = await customer(server, errors);
+      await widget.getByRole("button", { name: "Talk to a person" }).click();
+      await queueEntry(agent, "John Doe").getByRole("button", { name: "Claim" }).click();
+      await agent.getByRole("list", { name: "My conversations" }).getByText("John Doe").waitFor();
+      await agent.getByRole("list", { name: "History" }).getByText("John Doe").waitFor();
+      const stored = await agent.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie);
+      assert.ok(!stored.includes("eyJ"), `no token in storage: ${stored}`);
+      await agent.getByRole("button", { name: "Sign out" }).click();
+      await agent.getByRole("button", { name: "Sign in" }).waitFor();
+      assert.equal(await agent.getByRole("list", { name: "My conversations" }).isVisible(), false);
+      assert.deepEqual(errors, []);
+    } finally {
+      await server.close();
+    }
+  });
+
   test("axe finds no serious or critical violation on the pages", async () => {
     const server = await startServer();
     const axe = readFileSync(join(repo, "web", "node_modules", "axe-core", "axe.min.js"), "utf8");
