@@ -29,6 +29,15 @@ macro_rules! script {
     };
 }
 
+macro_rules! asset {
+    ($kind:ident, $body:expr) => {
+        Asset {
+            kind: Kind::$kind,
+            body: $body,
+        }
+    };
+}
+
 /// What an asset is, for its headers.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -42,34 +51,13 @@ struct Asset {
     body: &'static str,
 }
 
-const DEMO: Asset = Asset {
-    kind: Kind::Page,
-    body: include_str!("../../web/demo/index.html"),
-};
-const DEMO_JS: Asset = Asset {
-    kind: Kind::Script,
-    body: include_str!("../../web/demo/demo.js"),
-};
-const DEMO_CSS: Asset = Asset {
-    kind: Kind::Style,
-    body: include_str!("../../web/demo/demo.css"),
-};
-const WIDGET: Asset = Asset {
-    kind: Kind::Script,
-    body: script!("../../web/widget/widget.js"),
-};
-const CONSOLE: Asset = Asset {
-    kind: Kind::Page,
-    body: include_str!("../../web/console/index.html"),
-};
-const CONSOLE_JS: Asset = Asset {
-    kind: Kind::Script,
-    body: script!("../../web/console/console.js"),
-};
-const CONSOLE_CSS: Asset = Asset {
-    kind: Kind::Style,
-    body: include_str!("../../web/console/console.css"),
-};
+const DEMO: Asset = asset!(Page, include_str!("../../web/demo/index.html"));
+const DEMO_JS: Asset = asset!(Script, include_str!("../../web/demo/demo.js"));
+const DEMO_CSS: Asset = asset!(Style, include_str!("../../web/demo/demo.css"));
+const WIDGET: Asset = asset!(Script, script!("../../web/widget/widget.js"));
+const CONSOLE: Asset = asset!(Page, include_str!("../../web/console/index.html"));
+const CONSOLE_JS: Asset = asset!(Script, script!("../../web/console/console.js"));
+const CONSOLE_CSS: Asset = asset!(Style, include_str!("../../web/console/console.css"));
 
 /// Only this origin, no inline script or style, never framed.
 const PAGE_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
