@@ -14,8 +14,9 @@ use crate::{accounts, chat};
 /// One entry of a 422 response, as FastAPI/Pydantic report it.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
-    /// Where the bad value is, e.g. `["body", "client_info", "email"]`.
-    #[schema(value_type = Vec<Object>)]
+    /// Where the bad value is, e.g. `["body", "client_info", "email"]`: field names, and byte
+    /// offsets for malformed JSON.
+    #[schema(schema_with = location_schema)]
     pub loc: Vec<serde_json::Value>,
     pub msg: String,
     #[serde(rename = "type")]
@@ -24,6 +25,18 @@ pub struct FieldError {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub ctx: Option<serde_json::Value>,
+}
+
+/// `loc` as it is sent: an array of strings and integers.
+fn location_schema() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Type};
+    ArrayBuilder::new()
+        .items(
+            OneOfBuilder::new()
+                .item(ObjectBuilder::new().schema_type(Type::String))
+                .item(ObjectBuilder::new().schema_type(Type::Integer)),
+        )
+        .build()
 }
 
 impl FieldError {

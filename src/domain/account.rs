@@ -1,7 +1,7 @@
 //! Agent accounts: usernames and the password policy.
 
 use super::client_info::Email;
-use super::{Invalid, check_length};
+use super::{Invalid, check_length, check_text};
 
 /// An agent's login name: 3–100 characters of letters, digits and `_ . -`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +49,7 @@ pub struct NewAccount {
 pub fn parse_full_name(raw: &str) -> Result<Option<String>, Invalid> {
     let name = raw.trim();
     check_length(name, 0, 255)?;
+    check_text(name)?;
     Ok((!name.is_empty()).then(|| name.to_owned()))
 }
 

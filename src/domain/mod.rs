@@ -38,6 +38,21 @@ impl fmt::Display for Invalid {
 impl std::error::Error for Invalid {}
 
 /// Checks a trimmed string's length in characters (not bytes), with Pydantic's messages.
+/// Refuses C0 control characters (NUL included, which PostgreSQL cannot store) other than tab
+/// and line feed: text people write has no use for them.
+pub fn check_text(value: &str) -> Result<(), Invalid> {
+    if value
+        .chars()
+        .any(|c| c.is_ascii_control() && c != '\t' && c != '\n')
+    {
+        return Err(Invalid::new(
+            "value_error",
+            "Value error, text must not contain control characters other than tab and newline",
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn check_length(value: &str, min: usize, max: usize) -> Result<(), Invalid> {
     let chars = value.chars().count();
     if chars < min {

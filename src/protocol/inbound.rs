@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::{ErrorCode, FrameError, MAX_CONTENT_CHARS, texts};
+use crate::domain::check_text;
 use crate::domain::ids::SessionId;
 
 /// What a customer may send.
@@ -72,6 +73,11 @@ fn content(object: &serde_json::Map<String, Value>) -> Result<String, FrameError
     if content.trim().is_empty() {
         return Err(FrameError::bad_request("`content` must not be empty"));
     }
+    if check_text(&content).is_err() {
+        return Err(FrameError::bad_request(
+            "`content` must not contain control characters other than tab and newline",
+        ));
+    }
     if content.chars().count() > MAX_CONTENT_CHARS {
         return Err(FrameError::new(
             ErrorCode::TooLarge,
@@ -85,10 +91,10 @@ fn client_msg_id(object: &serde_json::Map<String, Value>) -> Result<Option<Strin
     let id = optional_string(object, "client_msg_id")?;
     if id
         .as_ref()
-        .is_some_and(|id| id.is_empty() || id.len() > 128)
+        .is_some_and(|id| id.is_empty() || id.len() > 128 || id.chars().any(|c| c.is_control()))
     {
         return Err(FrameError::bad_request(
-            "`client_msg_id` must be 1–128 characters",
+            "`client_msg_id` must be 1–128 characters, none of them control characters",
         ));
     }
     Ok(id)
@@ -196,6 +202,13 @@ mod tests {
         assert_eq!(code(r#"{"type":"message"}"#), ErrorCode::BadRequest);
         assert_eq!(code(r#"{"content":"   "}"#), ErrorCode::BadRequest);
         assert_eq!(code(r#"{"content":5}"#), ErrorCode::BadRequest);
+        assert_eq!(code(r#"{"content":"a\u0000b"}"#), ErrorCode::BadRequest);
+        assert_eq!(code(r#"{"content":"bell\u0007"}"#), ErrorCode::BadRequest);
+        assert_eq!(
+            code(r#"{"content":"x","client_msg_id":"a\u0000"}"#),
+            ErrorCode::BadRequest
+        );
+        assert!(ClientFrame::parse(r#"{"content":"tab\tand\nnewline"}"#).is_ok());
         let long = format!(r#"{{"content":"{}"}}"#, "x".repeat(MAX_CONTENT_CHARS + 1));
         assert_eq!(code(&long), ErrorCode::TooLarge);
         let longest = format!(r#"{{"content":"{}"}}"#, "é".repeat(MAX_CONTENT_CHARS));

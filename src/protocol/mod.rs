@@ -90,6 +90,10 @@ pub mod close {
     pub const GOING_AWAY: Close = Close::new(1001, "server shutting down");
     /// The socket did not read its frames fast enough and its outbound queue filled up.
     pub const SLOW_CONSUMER: Close = Close::new(1008, "too slow: outbound queue full");
+    /// The peer broke the WebSocket protocol, or the connection failed while reading.
+    pub const PROTOCOL_ERROR: Close = Close::new(1002, "protocol error");
+    /// A text frame that is not UTF-8 (RFC 6455: 1007).
+    pub const INVALID_TEXT: Close = Close::new(1007, "text frame is not valid UTF-8");
     /// A frame over [`super::MAX_FRAME_BYTES`].
     pub const TOO_BIG: Close = Close::new(1009, "frame larger than 64 KiB");
     /// The database is unavailable; try again later.

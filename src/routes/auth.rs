@@ -14,9 +14,9 @@ use utoipa_axum::routes;
 use super::json::{Checker, FromJson, RawBody, ValidJson, validate};
 use super::models::Token;
 use crate::auth::MaybeAuthAdmin;
-use crate::domain::Invalid;
 use crate::domain::account::{NewAccount, Password, Username, parse_full_name};
 use crate::domain::client_info::Email;
+use crate::domain::{Invalid, check_text};
 use crate::error::{ApiError, FieldError};
 use crate::state::AppState;
 
@@ -66,7 +66,10 @@ pub struct Login {
 impl FromJson for Login {
     fn from_json(body: &Value, c: &mut Checker) -> Option<Self> {
         let root = c.object(body, &["body"])?;
-        let username = c.field(root, &["body"], "username", |s| Ok(s.trim().to_owned()));
+        let username = c.field(root, &["body"], "username", |s| {
+            check_text(s)?;
+            Ok(s.trim().to_owned())
+        });
         let password = c.field(root, &["body"], "password", |s| Ok(s.to_owned()));
         Some(Self {
             username: username?,

@@ -101,11 +101,12 @@ async fn drive<H, F>(
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             Some(Ok(Message::Close(_))) | None => break,
             Some(Err(err)) => {
-                if is_too_big(&err) {
-                    peer.close(close::TOO_BIG);
-                } else {
-                    tracing::debug!(error = %err, "socket read failed");
-                    peer.kicked.cancel();
+                match read_failure(&err) {
+                    Some(refusal) => peer.close(refusal),
+                    None => {
+                        tracing::debug!(error = %err, "socket read failed");
+                        peer.close(close::PROTOCOL_ERROR);
+                    }
                 }
                 break;
             }
@@ -126,16 +127,20 @@ async fn drive<H, F>(
     drop(registration);
 }
 
-fn is_too_big(err: &axum::Error) -> bool {
+/// The Close frame for a frame the socket refused to read: too big (1009) or not UTF-8 text
+/// (1007). `None` for other failures (the connection broke, or the peer broke the protocol).
+fn read_failure(err: &axum::Error) -> Option<Close> {
     use std::error::Error as _;
     let mut source = err.source();
     while let Some(cause) = source {
-        if let Some(tungstenite::Error::Capacity(_)) = cause.downcast_ref::<tungstenite::Error>() {
-            return true;
+        match cause.downcast_ref::<tungstenite::Error>() {
+            Some(tungstenite::Error::Capacity(_)) => return Some(close::TOO_BIG),
+            Some(tungstenite::Error::Utf8(_)) => return Some(close::INVALID_TEXT),
+            _ => {}
         }
         source = cause.source();
     }
-    false
+    None
 }
 
 async fn write(

@@ -468,3 +468,39 @@ async fn expired_tampered_and_foreign_tokens_are_rejected() {
         .unwrap();
     expect_detail(response, StatusCode::UNAUTHORIZED).await;
 }
+
+/// NUL cannot be stored by PostgreSQL (a 500 there before), and no field has a use for other
+/// control characters: they are 422s on both databases.
+#[tokio::test]
+async fn control_characters_in_names_are_422_not_500() {
+    let app = spawn_app().await;
+    let register = app
+        .post_json(
+            "/api/auth/register",
+            &json!({"username": "ada", "email": "ada@example.com",
+                    "password": PASSWORD, "full_name": "Ada\u{0}Lovelace"}),
+        )
+        .await;
+    assert_eq!(
+        expect_validation(register).await,
+        [(loc(&["body", "full_name"]), "value_error".to_owned())]
+    );
+    let login = app.login("ad\u{0}min", PASSWORD).await;
+    assert_eq!(
+        expect_validation(login).await,
+        [(loc(&["body", "username"]), "value_error".to_owned())]
+    );
+    let session = app
+        .post_json(
+            "/api/sessions",
+            &json!({"client_info": {"name": "Jo\u{0}hn", "email": "john@example.com", "phone": "+1234567890"}}),
+        )
+        .await;
+    assert_eq!(
+        expect_validation(session).await,
+        [(
+            loc(&["body", "client_info", "name"]),
+            "value_error".to_owned()
+        )]
+    );
+}

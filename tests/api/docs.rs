@@ -50,6 +50,15 @@ async fn openapi_documents_every_endpoint_and_the_bearer_scheme() {
     ] {
         assert!(schemas.contains_key(schema), "schema {schema}");
     }
+    // A 422's `loc` is documented as it is sent: strings and integers.
+    let loc_items = &schemas["FieldError"]["properties"]["loc"]["items"]["oneOf"];
+    let kinds: Vec<&str> = loc_items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["string", "integer"]);
     // The Session schema lists the reference's fields.
     let session_props = schemas["Session"]["properties"].as_object().unwrap();
     for field in [

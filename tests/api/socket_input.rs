@@ -29,6 +29,13 @@ async fn bad_customer_frames_get_error_events_and_the_socket_survives() {
             json!({"content": "hi", "client_msg_id": ""}).to_string(),
             "bad_request",
         ),
+        // NUL (which PostgreSQL cannot store) and other C0 controls, in text or in an id.
+        (json!({"content": "a\u{0}b"}).to_string(), "bad_request"),
+        (json!({"content": "ring \u{7}"}).to_string(), "bad_request"),
+        (
+            json!({"content": "hi", "client_msg_id": "id\u{0}"}).to_string(),
+            "bad_request",
+        ),
     ];
     for (frame, code) in cases {
         ws.send_text(&frame).await;
@@ -108,5 +115,27 @@ async fn a_frame_over_64_kib_closes_the_socket_with_1009() {
     // Other sockets are unaffected.
     let (mut other, _) = app.client_ws(&id).await;
     other.send_json(json!({"content": "hello"})).await;
+    other.expect_next("message").await;
+}
+
+#[tokio::test]
+async fn a_text_frame_that_is_not_utf8_closes_the_socket_with_1007() {
+    use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+
+    let app = spawn_app().await;
+    let id = app.create_session().await["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (mut ws, _) = app.client_ws(&id).await;
+    let invalid = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
+    let _ = ws.send_raw(Message::Frame(invalid)).await;
+    assert_eq!(ws.expect_close().await, Some(1007));
+    // The session is fine: a new socket works.
+    let (mut other, _) = app.client_ws(&id).await;
+    other
+        .send_json(json!({"content": "tab\tand\nnewline are fine"}))
+        .await;
     other.expect_next("message").await;
 }
