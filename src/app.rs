@@ -26,7 +26,7 @@ use tracing::Level;
 use crate::config::Settings;
 pub use crate::state::AppState;
 use crate::store::Db;
-use crate::{routes, ws};
+use crate::{routes, security, ws};
 
 /// Largest request body accepted; larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -113,6 +113,10 @@ pub fn router(state: AppState) -> Router {
             detail(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            security::headers,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             detail(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error")

@@ -48,6 +48,7 @@ pub const VARIABLES: &[&str] = &[
     "DEBUG",
     "LOG_FORMAT",
     "CORS_ORIGINS",
+    "TRUST_PROXY",
     "DATABASE_URL",
     "SECRET_KEY",
     "ACCESS_TOKEN_EXPIRE_MINUTES",
@@ -101,6 +102,9 @@ pub struct Settings {
     /// `CORS_ORIGINS`: comma-separated origins allowed to call the API from a browser, or `*`
     /// for any. Default: none (same origin only).
     pub cors_origins: Vec<String>,
+    /// `TRUST_PROXY`: the server runs behind a reverse proxy that sets `X-Forwarded-Proto` (and
+    /// `X-Forwarded-For`); believe those headers. Default `false`: a client could forge them.
+    pub trust_proxy: bool,
     /// `DEBUG`: development mode (a missing `SECRET_KEY` is generated). Default `true`.
     pub debug: bool,
     /// `ALLOW_REGISTRATION`: **weakens security** — lets anyone register an agent account.
@@ -285,6 +289,7 @@ impl Settings {
             cors_origins: parse_origins(get("CORS_ORIGINS"))?,
             debug,
             allow_registration: parse_bool("ALLOW_REGISTRATION", get("ALLOW_REGISTRATION"), false)?,
+            trust_proxy: parse_bool("TRUST_PROXY", get("TRUST_PROXY"), false)?,
             log_json,
             ai_provider,
             gemini_api_key,

@@ -20,6 +20,7 @@ pub mod kb_cli;
 pub mod protocol;
 pub mod realtime;
 pub mod routes;
+pub mod security;
 pub mod state;
 pub mod telemetry;
 pub mod ws;

@@ -7,6 +7,7 @@ use std::collections::HashMap;
 
 use axum::extract::ws::WebSocket;
 use axum::extract::{Path, Query, State, WebSocketUpgrade};
+use axum::http::HeaderMap;
 use axum::response::Response;
 
 use super::socket::{close_now, serve};
@@ -20,7 +21,11 @@ pub async fn upgrade(
     Path(session_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     State(state): State<AppState>,
+    headers: HeaderMap,
 ) -> Response {
+    if let Some(refused) = super::refuse_origin(&headers, &state) {
+        return refused;
+    }
     let tasks = state.tasks.clone();
     let after = super::resume_point(&query);
     super::configure(ws)

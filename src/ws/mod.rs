@@ -14,6 +14,7 @@ use axum::routing::get;
 use crate::chat;
 use crate::domain::ids::MessageId;
 use crate::protocol::{Close, ErrorCode, FrameError, Holder, MAX_FRAME_BYTES, close};
+use crate::security;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -80,4 +81,22 @@ fn refused(err: &chat::Error) -> Close {
             close::TRY_AGAIN_LATER
         }
     }
+}
+
+/// A 403 for a browser page on an origin that may not open sockets here (checked before the
+/// upgrade); `None` when the request may proceed.
+fn refuse_origin(
+    headers: &axum::http::HeaderMap,
+    state: &AppState,
+) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    if security::origin_allowed(headers, &state.settings.cors_origins) {
+        return None;
+    }
+    tracing::warn!(
+        origin = ?headers.get(axum::http::header::ORIGIN),
+        "socket refused: origin not allowed"
+    );
+    let body = serde_json::json!({ "detail": "Origin not allowed" });
+    Some((axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response())
 }

@@ -14,6 +14,7 @@ mod outage;
 mod pages;
 mod realtime;
 mod schema;
+mod security;
 mod sessions;
 mod socket_input;
 mod ws;

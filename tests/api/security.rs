@@ -1,0 +1,120 @@
+//! Defences every response and socket carries: security headers, and the `Origin` check on both
+//! sockets (cross-site WebSocket hijacking).
+
+use reqwest::StatusCode;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+
+/// The HTTP status of a socket handshake to `path` sent with `Origin: origin`.
+async fn handshake(app: &TestApp, path: &str, origin: Option<&str>) -> u16 {
+    let url = format!("{}{path}", app.address.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", origin.parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((_, response)) => response.status().as_u16(),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => response.status().as_u16(),
+        Err(other) => panic!("handshake failed: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_and_api_answers_are_not_stored() {
+    let app = spawn_app().await;
+    for path in ["/health", "/api/admin/queue", "/no/such/page", "/console"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(headers["referrer-policy"], "no-referrer", "{path}");
+        assert_eq!(headers["x-frame-options"], "DENY", "{path}");
+        assert!(
+            headers.get("strict-transport-security").is_none(),
+            "plain HTTP: {path}"
+        );
+    }
+    let session = app.create_session().await;
+    let id = session["session_id"].as_str().unwrap();
+    for path in [
+        format!("/api/sessions/{id}"),
+        format!("/api/sessions/{id}/messages"),
+    ] {
+        assert_eq!(
+            app.get(&path).await.headers()["cache-control"],
+            "no-store",
+            "{path}"
+        );
+    }
+    let agent = app.first_agent().await;
+    let login = app.login("admin", crate::helpers::PASSWORD).await;
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(login.headers()["cache-control"], "no-store");
+    let me = app.get_as("/api/admin/me", &agent.access).await;
+    assert_eq!(me.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn hsts_is_sent_over_https_behind_a_trusted_proxy_only() {
+    let https = |app: &TestApp| {
+        app.client
+            .get(app.url("/health"))
+            .header("x-forwarded-proto", "https")
+            .send()
+    };
+    let trusted = spawn_app_with(&[("TRUST_PROXY", "true")]).await;
+    let response = https(&trusted).await.unwrap();
+    let hsts = response.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap();
+    assert!(hsts.starts_with("max-age=31536000"), "{hsts}");
+
+    // Without TRUST_PROXY anyone could send the header: it is not believed.
+    let untrusted = spawn_app().await;
+    let response = https(&untrusted).await.unwrap();
+    assert!(
+        response
+            .headers()
+            .get("strict-transport-security")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn sockets_refuse_pages_of_other_origins_before_the_upgrade() {
+    let app = spawn_app_with(&[("CORS_ORIGINS", "https://shop.example")]).await;
+    let agent = app.first_agent().await;
+    let id = app.create_session().await["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let own = app.address.clone();
+    for path in [
+        format!("/ws/admin?token={}", agent.access),
+        format!("/ws/client/{id}"),
+    ] {
+        assert_eq!(
+            handshake(&app, &path, Some("https://evil.example")).await,
+            403,
+            "{path}"
+        );
+        assert_eq!(handshake(&app, &path, Some("null")).await, 403, "{path}");
+        assert_eq!(
+            handshake(&app, &path, Some(&own)).await,
+            101,
+            "{path}: own origin"
+        );
+        assert_eq!(
+            handshake(&app, &path, Some("https://shop.example")).await,
+            101,
+            "{path}: listed"
+        );
+        assert_eq!(
+            handshake(&app, &path, None).await,
+            101,
+            "{path}: not a browser"
+        );
+    }
+}
