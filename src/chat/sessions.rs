@@ -10,7 +10,7 @@ use crate::domain::session::{SenderType, SessionStatus, TransitionError};
 use crate::protocol::{AgentEvent, ClientEvent, texts};
 use crate::realtime::Event;
 use crate::store::messages::NewMessage;
-use crate::store::{self, sessions::SessionRecord};
+use crate::store::{self, Tx, sessions::SessionRecord};
 
 impl Chat {
     /// Opens a session for a customer; the assistant answers first.
@@ -76,16 +76,21 @@ impl Chat {
         }
     }
 
-    /// After a conditional UPDATE found nothing to change: the error the state machine gives for
-    /// the session as it is now (not found if it is gone).
+    /// After a conditional UPDATE in `tx` found nothing to change: the error the state machine
+    /// gives for the session as it is now (not found if it is gone). Read in the same
+    /// transaction, so a concurrent winner's change is seen.
     async fn explain(
         &self,
+        mut tx: Tx,
         session_id: SessionId,
         transition: impl FnOnce(SessionStatus) -> Result<SessionStatus, TransitionError>,
     ) -> Error {
-        match self.find_session(session_id).await {
-            Err(err) => err,
-            Ok(current) => match transition(current.status()) {
+        let current = store::sessions::find_current(&mut tx, session_id).await;
+        drop(tx);
+        match current {
+            Err(err) => err.into(),
+            Ok(None) => Error::session_not_found(),
+            Ok(Some(current)) => match transition(current.status()) {
                 Err(TransitionError::AlreadyAssigned { to }) => self.taken_by(to).await,
                 Err(reason) => reason.into(),
                 // It changed back in between: someone else acted first.
@@ -108,8 +113,7 @@ impl Chat {
         let now = Utc::now();
         let mut tx = self.inner.db.begin().await?;
         let Some(queued) = store::sessions::hand_off(&mut tx, session_id, now).await? else {
-            drop(tx);
-            return Err(self.explain(session_id, SessionStatus::hand_off).await);
+            return Err(self.explain(tx, session_id, SessionStatus::hand_off).await);
         };
         let notice = store::messages::insert(
             &mut tx,
@@ -171,8 +175,7 @@ impl Chat {
         let mut tx = self.inner.db.begin().await?;
         let Some(claimed) = store::sessions::claim(&mut tx, session_id, agent, Utc::now()).await?
         else {
-            drop(tx);
-            return Err(self.explain(session_id, |s| s.claim(agent)).await);
+            return Err(self.explain(tx, session_id, |s| s.claim(agent)).await);
         };
         let queue_size = store::sessions::queue_size(&mut tx).await?;
         let events = vec![
@@ -218,8 +221,7 @@ impl Chat {
         let Some(released) =
             store::sessions::release(&mut tx, session_id, agent, Utc::now()).await?
         else {
-            drop(tx);
-            return Err(self.explain(session_id, |s| s.release(agent)).await);
+            return Err(self.explain(tx, session_id, |s| s.release(agent)).await);
         };
         let events = vec![
             to_agent(agent, &AgentEvent::SessionReleased { session_id }),
@@ -240,8 +242,9 @@ impl Chat {
         let Some(returned) =
             store::sessions::return_to_ai(&mut tx, session_id, agent, Utc::now()).await?
         else {
-            drop(tx);
-            return Err(self.explain(session_id, |s| s.return_to_ai(agent)).await);
+            return Err(self
+                .explain(tx, session_id, |s| s.return_to_ai(agent))
+                .await);
         };
         let events = vec![
             to_agent(agent, &AgentEvent::SessionReleased { session_id }),
@@ -269,8 +272,7 @@ impl Chat {
         let mut tx = self.inner.db.begin().await?;
         let Some(closed) = store::sessions::close(&mut tx, session_id, agent, Utc::now()).await?
         else {
-            drop(tx);
-            return Err(self.explain(session_id, |s| s.close(agent)).await);
+            return Err(self.explain(tx, session_id, |s| s.close(agent)).await);
         };
         let mut events = vec![
             to_session(session_id, &ClientEvent::session_closed(session_id)),

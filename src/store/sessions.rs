@@ -105,6 +105,22 @@ pub async fn find(db: &Db, session_id: SessionId) -> Result<Option<SessionRecord
     })?)
 }
 
+/// The session as it is now, read inside `tx` after a conditional UPDATE changed nothing: inside
+/// the write transaction the latest commit is visible, and on PostgreSQL the row lock waits for a
+/// concurrent change to commit (the UPDATE skipped the row it had locked).
+pub async fn find_current(
+    tx: &mut Tx,
+    session_id: SessionId,
+) -> Result<Option<SessionRecord>, StoreError> {
+    let sql = match tx {
+        Tx::Sqlite(_) => select_sessions!("WHERE s.session_id = $1"),
+        Tx::Postgres(_) => select_sessions!("WHERE s.session_id = $1 FOR UPDATE OF s"),
+    };
+    Ok(with_tx!(tx, conn => {
+        sqlx::query_as::<_, SessionRecord>(sql).bind(session_id).fetch_optional(&mut *conn).await
+    })?)
+}
+
 /// Sessions waiting for an agent, oldest handoff first.
 pub async fn list_queue(db: &Db) -> Result<Vec<SessionRecord>, StoreError> {
     let sql = select_sessions!(
