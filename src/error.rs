@@ -154,6 +154,10 @@ impl From<accounts::Error> for ApiError {
                 Self::Unauthorized(message)
             }
             E::Inactive => Self::Forbidden(message),
+            E::WrongPassword => Self::BadRequest(message),
+            E::WeakPassword(invalid) => {
+                Self::Validation(vec![FieldError::new(&["body", "new_password"], &invalid)])
+            }
             E::Unavailable => Self::Unavailable(message),
             E::Internal(cause) => Self::Internal(cause),
         }

@@ -1,6 +1,11 @@
-//! Agent accounts, the use cases: register, log in, refresh a token pair, authenticate an access
-//! token, and create an account from the command line. REST handlers, the agent socket and the
-//! CLI all call these, so their rules cannot drift apart.
+//! Agent accounts, the use cases: register, log in, refresh a token pair, sign out, change the
+//! password, authenticate an access token, and create an account from the command line. REST
+//! handlers, the agent socket and the CLI all call these, so their rules cannot drift apart.
+//!
+//! Refresh tokens come in families (OAuth 2.0 security BCP): each login starts one, each refresh
+//! continues it. A token presented a second time means a copy is in someone else's hands: the
+//! whole family is revoked, the newest token included. Signing out revokes the family; a password
+//! change revokes all of the agent's families.
 //!
 //! Registration is closed by default: the first account may register freely (nobody else can
 //! yet), every later one needs an existing agent (`caller`), unless `ALLOW_REGISTRATION=true`.
@@ -10,12 +15,13 @@ use std::sync::Arc;
 use chrono::Utc;
 
 use crate::auth::{TokenKind, Tokens, password, tokens};
-use crate::domain::account::NewAccount;
+use crate::domain::account::{NewAccount, Password};
 use crate::domain::ids::AgentId;
 use crate::protocol::texts;
 /// An agent account as the use cases return it.
 pub use crate::store::admins::AdminRecord;
 use crate::store::admins::NewAdmin;
+use crate::store::refresh_tokens::Presented;
 use crate::store::{self, Db, Failure, StoreError};
 
 /// Why an account action was refused or failed. Messages are safe to show.
@@ -35,6 +41,11 @@ pub enum Error {
     BadRefreshToken,
     #[error("Inactive user")]
     Inactive,
+    #[error("Current password is incorrect")]
+    WrongPassword,
+    /// The new password breaks the policy: the field's message.
+    #[error("{0}")]
+    WeakPassword(crate::domain::Invalid),
     #[error("{}", texts::DATABASE_UNAVAILABLE)]
     Unavailable,
     #[error("internal error: {0:#}")]
@@ -99,7 +110,7 @@ impl Accounts {
         }
         let admin = create(&self.db, account, !open).await?;
         tracing::info!(admin_id = %admin.id, by = ?caller.map(|c| c.id), "agent registered");
-        self.issue(admin.id).await
+        self.issue(admin.id, None).await
     }
 
     /// Logs in with username and password.
@@ -122,30 +133,71 @@ impl Accounts {
             return Err(Error::Inactive);
         }
         tracing::info!(admin_id = %admin.id, "agent logged in");
-        self.issue(admin.id).await
+        self.issue(admin.id, None).await
     }
 
-    /// Exchanges a refresh token for a new pair; the old refresh token stops working.
+    /// Exchanges a refresh token for a new pair in the same family; the old refresh token stops
+    /// working. A token used before revokes its family.
     pub async fn refresh(&self, refresh_token: &str) -> Result<IssuedTokens, Error> {
         let token = refresh_token.trim();
         let admin_id = self
             .tokens
             .verify(token, TokenKind::Refresh)
             .map_err(|_| Error::BadRefreshToken)?;
-        let consumed =
-            store::refresh_tokens::consume(&self.db, &tokens::fingerprint(token), Utc::now())
+        let presented =
+            store::refresh_tokens::present(&self.db, &tokens::fingerprint(token), Utc::now())
                 .await?;
-        if consumed != Some(admin_id) {
-            tracing::warn!(%admin_id, "refresh token reused or revoked");
-            return Err(Error::BadRefreshToken);
-        }
+        let family = match presented {
+            Presented::Fresh { admin, family } if admin == admin_id => family,
+            Presented::Reused { admin, family } => {
+                let revoked = store::refresh_tokens::revoke_family(&self.db, &family).await?;
+                tracing::warn!(admin_id = %admin, revoked, "a used refresh token was presented again: its family is revoked");
+                return Err(Error::BadRefreshToken);
+            }
+            Presented::Fresh { .. } | Presented::Unknown => return Err(Error::BadRefreshToken),
+        };
         let admin = store::admins::find_by_id(&self.db, admin_id)
             .await?
             .ok_or(Error::BadRefreshToken)?;
         if !admin.is_active {
             return Err(Error::Inactive);
         }
-        self.issue(admin.id).await
+        self.issue(admin.id, Some(family)).await
+    }
+
+    /// Signs out: revokes the refresh token's family, so neither it nor any token refreshed from
+    /// the same login works again. The agent's other sign-ins are untouched.
+    pub async fn sign_out(&self, refresh_token: &str) -> Result<(), Error> {
+        let token = refresh_token.trim();
+        self.tokens
+            .verify(token, TokenKind::Refresh)
+            .map_err(|_| Error::BadRefreshToken)?;
+        let family = store::refresh_tokens::family_of(&self.db, &tokens::fingerprint(token))
+            .await?
+            .ok_or(Error::BadRefreshToken)?;
+        store::refresh_tokens::revoke_family(&self.db, &family).await?;
+        tracing::info!("agent signed out");
+        Ok(())
+    }
+
+    /// Changes `agent`'s password after checking the current one; every refresh token of the
+    /// agent stops working, and a new pair (a new family) keeps this sign-in going.
+    pub async fn change_password(
+        &self,
+        agent: &AdminRecord,
+        current: String,
+        new: &str,
+    ) -> Result<IssuedTokens, Error> {
+        let new =
+            Password::parse(new, &agent.username, &agent.email).map_err(Error::WeakPassword)?;
+        if !password::verify(current, Some(agent.password_hash.clone())).await? {
+            return Err(Error::WrongPassword);
+        }
+        let hash = password::hash(new.expose().to_owned()).await?;
+        store::admins::set_password(&self.db, agent.id, &hash).await?;
+        let revoked = store::refresh_tokens::revoke_all(&self.db, agent.id).await?;
+        tracing::info!(admin_id = %agent.id, revoked, "password changed; every refresh token revoked");
+        self.issue(agent.id, None).await
     }
 
     /// The active agent an access token was issued to: the token must verify as an access token
@@ -164,14 +216,17 @@ impl Accounts {
         Ok(admin)
     }
 
-    /// Issues a token pair for `admin` and records the refresh token.
-    async fn issue(&self, admin: AgentId) -> Result<IssuedTokens, Error> {
+    /// Issues a token pair for `admin` and records the refresh token in `family` (a new family
+    /// when `None`: a new sign-in).
+    async fn issue(&self, admin: AgentId, family: Option<String>) -> Result<IssuedTokens, Error> {
         let now = Utc::now();
+        let family = family.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
         let pair = self.tokens.issue_pair(admin, now)?;
         store::refresh_tokens::insert(
             &self.db,
             admin,
             &tokens::fingerprint(&pair.refresh_token),
+            &family,
             pair.refresh_expires_at,
             now,
         )

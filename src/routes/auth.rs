@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::json::{Checker, FromJson, RawBody, ValidJson, validate};
 use super::models::Token;
-use crate::auth::MaybeAuthAdmin;
+use crate::auth::{AuthAdmin, MaybeAuthAdmin};
 use crate::domain::account::{NewAccount, Password, Username, parse_full_name};
 use crate::domain::client_info::Email;
 use crate::domain::{Invalid, check_text};
@@ -25,6 +25,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(register))
         .routes(routes!(login))
         .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(change_password))
 }
 
 impl FromJson for NewAccount {
@@ -154,16 +156,90 @@ async fn refresh(
     Query(query): Query<HashMap<String, String>>,
     RawBody(body): RawBody,
 ) -> Result<Json<Token>, ApiError> {
-    let token = match query.get("refresh_token") {
-        Some(token) => token.clone(),
+    let token = refresh_token(&query, &body)?;
+    let tokens = state.accounts.refresh(&token).await?;
+    Ok(Json(tokens.into()))
+}
+
+/// The refresh token of a request: the `refresh_token` query parameter, else the JSON body's.
+fn refresh_token(query: &HashMap<String, String>, body: &[u8]) -> Result<String, ApiError> {
+    match query.get("refresh_token") {
+        Some(token) => Ok(token.clone()),
         None if body.iter().all(u8::is_ascii_whitespace) => {
-            return Err(ApiError::Validation(vec![FieldError::new(
+            Err(ApiError::Validation(vec![FieldError::new(
                 &["query", "refresh_token"],
                 &Invalid::new("missing", "Field required"),
-            )]));
+            )]))
         }
-        None => validate::<Refresh>(&body)?.refresh_token,
-    };
-    let tokens = state.accounts.refresh(&token).await?;
+        None => Ok(validate::<Refresh>(body)?.refresh_token),
+    }
+}
+
+/// Sign out: the refresh token's family (this sign-in, however often it was refreshed) stops
+/// working. The token goes in the query or the JSON body, as for a refresh.
+#[utoipa::path(
+    post, path = "/api/auth/logout", tag = "auth",
+    params(("refresh_token" = Option<String>, Query, description = "The refresh token (or send it in the JSON body)")),
+    request_body(content = Option<Refresh>),
+    responses(
+        (status = 204, description = "Signed out"),
+        (status = 401, description = "Refresh token invalid or already revoked", body = super::models::ErrorBody),
+        (status = 422, description = "No refresh token given", body = super::models::HttpValidationError),
+    )
+)]
+async fn logout(
+    State(state): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    RawBody(body): RawBody,
+) -> Result<StatusCode, ApiError> {
+    let token = refresh_token(&query, &body)?;
+    state.accounts.sign_out(&token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A password change: the current password and the new one.
+#[derive(utoipa::ToSchema)]
+#[schema(as = ChangePasswordBody)]
+pub struct ChangePassword {
+    #[schema(format = Password)]
+    current_password: String,
+    /// At least 8 characters, not a common password, not the username or email.
+    #[schema(min_length = 8, max_length = 1024, format = Password)]
+    new_password: String,
+}
+
+impl FromJson for ChangePassword {
+    fn from_json(body: &Value, c: &mut Checker) -> Option<Self> {
+        let root = c.object(body, &["body"])?;
+        let current = c.field(root, &["body"], "current_password", |s| Ok(s.to_owned()));
+        let new = c.field(root, &["body"], "new_password", |s| Ok(s.to_owned()));
+        Some(Self {
+            current_password: current?,
+            new_password: new?,
+        })
+    }
+}
+
+/// Change the signed-in agent's password. Every refresh token of the agent stops working; the
+/// answer is a new token pair for this sign-in.
+#[utoipa::path(
+    post, path = "/api/auth/password", tag = "auth", security(("bearer" = [])),
+    request_body = ChangePassword,
+    responses(
+        (status = 200, description = "Changed; a new token pair", body = Token),
+        (status = 400, description = "Current password is incorrect", body = super::models::ErrorBody),
+        (status = 401, description = "Not authenticated", body = super::models::ErrorBody),
+        (status = 422, description = "New password refused by the policy", body = super::models::HttpValidationError),
+    )
+)]
+async fn change_password(
+    State(state): State<AppState>,
+    AuthAdmin(agent): AuthAdmin,
+    ValidJson(body): ValidJson<ChangePassword>,
+) -> Result<Json<Token>, ApiError> {
+    let tokens = state
+        .accounts
+        .change_password(&agent, body.current_password, &body.new_password)
+        .await?;
     Ok(Json(tokens.into()))
 }

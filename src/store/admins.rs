@@ -144,3 +144,16 @@ pub async fn set_active(db: &Db, id: AgentId, active: bool) -> Result<bool, Stor
     })?;
     Ok(updated == 1)
 }
+
+/// Replaces an account's password hash.
+pub async fn set_password(db: &Db, id: AgentId, password_hash: &str) -> Result<bool, StoreError> {
+    let updated = with_pool!(db, pool => {
+        sqlx::query("UPDATE admin_users SET password_hash = $1 WHERE id = $2")
+            .bind(password_hash)
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|done| done.rows_affected())
+    })?;
+    Ok(updated == 1)
+}

@@ -283,22 +283,131 @@ async fn refresh_rotates_and_the_old_refresh_token_stops_working() {
     )
     .await;
 
-    // The old one was consumed.
+    // The JSON body form works too, and rotates again.
+    let by_body = app
+        .post_json("/api/auth/refresh", &json!({"refresh_token": new_refresh}))
+        .await;
+    let newest = expect_json(by_body, StatusCode::OK).await;
+    let newest = newest["refresh_token"].as_str().unwrap().to_owned();
+
+    // The first one was used: presented again, it is refused.
     expect_detail(
         refresh(admin.refresh.clone()).await.unwrap(),
         StatusCode::UNAUTHORIZED,
     )
     .await;
+    // ...and taken as theft: the whole family is revoked, the newest token too.
+    expect_detail(refresh(newest).await.unwrap(), StatusCode::UNAUTHORIZED).await;
+}
 
-    // The JSON body form works too, and rotates again.
-    let by_body = app
-        .post_json("/api/auth/refresh", &json!({"refresh_token": new_refresh}))
+/// The thief who replays a stolen, already-used token cannot keep the session either: the
+/// legitimate holder's newer token dies with the family, while the agent's other sign-ins live.
+#[tokio::test]
+async fn a_replayed_refresh_token_revokes_its_family_only() {
+    let app = spawn_app().await;
+    let admin = app.first_agent().await;
+    let laptop = expect_json(app.login("admin", PASSWORD).await, StatusCode::OK).await;
+    let refresh = |token: &str| {
+        let body = json!({"refresh_token": token});
+        let app = &app;
+        async move { app.post_json("/api/auth/refresh", &body).await }
+    };
+    let renewed = expect_json(refresh(&admin.refresh).await, StatusCode::OK).await;
+    expect_detail(refresh(&admin.refresh).await, StatusCode::UNAUTHORIZED).await;
+    let newer = renewed["refresh_token"].as_str().unwrap();
+    expect_detail(refresh(newer).await, StatusCode::UNAUTHORIZED).await;
+    // Another sign-in of the same agent is another family.
+    let other = laptop["refresh_token"].as_str().unwrap();
+    expect_json(refresh(other).await, StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn signing_out_revokes_that_sign_in() {
+    let app = spawn_app().await;
+    let admin = app.first_agent().await;
+    let phone = expect_json(app.login("admin", PASSWORD).await, StatusCode::OK).await;
+    let renewed = expect_json(
+        app.post_json(
+            "/api/auth/refresh",
+            &json!({"refresh_token": admin.refresh}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let current = renewed["refresh_token"].as_str().unwrap();
+    let logout = app
+        .post_json("/api/auth/logout", &json!({"refresh_token": current}))
         .await;
-    expect_json(by_body, StatusCode::OK).await;
-    let reused = app
-        .post_json("/api/auth/refresh", &json!({"refresh_token": new_refresh}))
+    assert_eq!(logout.status(), StatusCode::NO_CONTENT);
+    for token in [admin.refresh.as_str(), current] {
+        let refused = app
+            .post_json("/api/auth/refresh", &json!({"refresh_token": token}))
+            .await;
+        expect_detail(refused, StatusCode::UNAUTHORIZED).await;
+    }
+    let again = app
+        .post_json("/api/auth/logout", &json!({"refresh_token": current}))
         .await;
-    expect_detail(reused, StatusCode::UNAUTHORIZED).await;
+    expect_detail(again, StatusCode::UNAUTHORIZED).await;
+    // The phone's sign-in is untouched.
+    let phone = phone["refresh_token"].as_str().unwrap();
+    expect_json(
+        app.post_json("/api/auth/refresh", &json!({"refresh_token": phone}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_password_change_revokes_every_sign_in_of_the_agent() {
+    let app = spawn_app().await;
+    let admin = app.first_agent().await;
+    let other = expect_json(app.login("admin", PASSWORD).await, StatusCode::OK).await;
+    let change = |current: &str, new: &str| {
+        app.client
+            .post(app.url("/api/auth/password"))
+            .bearer_auth(&admin.access)
+            .json(&json!({"current_password": current, "new_password": new}))
+            .send()
+    };
+    let wrong = change("not my password", "a brand new passphrase")
+        .await
+        .unwrap();
+    expect_detail(wrong, StatusCode::BAD_REQUEST).await;
+    let weak = change(PASSWORD, "password").await.unwrap();
+    let errors = expect_validation(weak).await;
+    assert_eq!(errors[0].0, loc(&["body", "new_password"]));
+
+    let changed = expect_json(
+        change(PASSWORD, "a brand new passphrase").await.unwrap(),
+        StatusCode::OK,
+    )
+    .await;
+    for token in [
+        admin.refresh.as_str(),
+        other["refresh_token"].as_str().unwrap(),
+    ] {
+        let refused = app
+            .post_json("/api/auth/refresh", &json!({"refresh_token": token}))
+            .await;
+        expect_detail(refused, StatusCode::UNAUTHORIZED).await;
+    }
+    // The answer's pair keeps this sign-in going; the old password is gone.
+    let fresh = changed["refresh_token"].as_str().unwrap();
+    expect_json(
+        app.post_json("/api/auth/refresh", &json!({"refresh_token": fresh}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    expect_detail(app.login("admin", PASSWORD).await, StatusCode::UNAUTHORIZED).await;
+    expect_json(
+        app.login("admin", "a brand new passphrase").await,
+        StatusCode::OK,
+    )
+    .await;
 }
 
 #[tokio::test]

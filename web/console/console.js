@@ -118,6 +118,15 @@ async function signIn(event) {
 }
 
 function signOut(message) {
+  if (auth && auth.refresh && typeof message !== "string") {
+    // This sign-in's refresh tokens stop working on the server too.
+    fetch("/api/auth/logout", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh_token: auth.refresh }),
+      keepalive: true,
+    }).catch(() => {});
+  }
   auth = null;
   clearTimeout(refreshTimer);
   clearTimeout(retryTimer);
