@@ -87,7 +87,8 @@ impl Application {
                 tracing::debug!(error = %err, "could not set TCP_NODELAY");
             }
         });
-        let result = axum::serve(listener, router(state))
+        let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         tasks.close();

@@ -67,8 +67,11 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     PayloadTooLarge(String),
-    #[error("{0}")]
-    TooManyRequests(String),
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after: Option<u64>,
+    },
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error: {0:#}")]
@@ -88,7 +91,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -122,6 +125,12 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static(RETRY_AFTER_SECONDS),
                 );
             }
+            Self::TooManyRequests {
+                retry_after: Some(seconds),
+                ..
+            } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
             _ => {}
         }
         response
@@ -137,7 +146,10 @@ impl From<chat::Error> for ApiError {
             E::Conflict(message) => Self::Conflict(message),
             E::Taken { .. } => Self::Conflict(err.to_string()),
             E::Invalid(message) => Self::BadRequest(message),
-            E::RateLimited(message) => Self::TooManyRequests(message),
+            E::RateLimited(message) => Self::TooManyRequests {
+                message,
+                retry_after: None,
+            },
             E::Unavailable => Self::Unavailable(texts::DATABASE_UNAVAILABLE.into()),
             E::Internal(cause) => Self::Internal(cause),
         }
@@ -155,6 +167,10 @@ impl From<accounts::Error> for ApiError {
             }
             E::Inactive => Self::Forbidden(message),
             E::WrongPassword => Self::BadRequest(message),
+            E::Throttled { retry_after } => Self::TooManyRequests {
+                message,
+                retry_after: Some(retry_after),
+            },
             E::WeakPassword(invalid) => {
                 Self::Validation(vec![FieldError::new(&["body", "new_password"], &invalid)])
             }

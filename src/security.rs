@@ -1,8 +1,12 @@
-//! HTTP-level defences shared by every route: the security headers on each response, and the
+//! HTTP-level defences shared by every route: the security headers on each response, the
 //! `Origin` check that keeps other sites' pages from opening our sockets (cross-site WebSocket
-//! hijacking).
+//! hijacking), and the client's address that rate limits count by.
 
-use axum::extract::{Request, State};
+use std::convert::Infallible;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -46,6 +50,39 @@ fn came_over_https(headers: &HeaderMap, trust_proxy: bool) -> bool {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
             .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+}
+
+/// The client's IP address: the connection's peer, or behind a trusted proxy (`TRUST_PROXY`)
+/// the address the proxy reports — the right-most entry of `X-Forwarded-For`, the one it added.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientAddress(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        if state.settings.trust_proxy
+            && let Some(address) = forwarded_for(&parts.headers)
+        {
+            return Ok(Self(address));
+        }
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip());
+        Ok(Self(peer.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))))
+    }
+}
+
+/// The last address in `X-Forwarded-For`.
+fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .next_back()
+        .and_then(|last| last.trim().parse().ok())
 }
 
 /// Whether a browser on `Origin` may open a socket here: requests without `Origin` (not from a
@@ -113,6 +150,20 @@ mod tests {
             &request(&[host, ("origin", "https://evil.example")]),
             &["*".to_owned()]
         ));
+    }
+
+    #[test]
+    fn the_client_is_the_address_the_proxy_added() {
+        let headers = request(&[("x-forwarded-for", "203.0.113.9, 198.51.100.4")]);
+        assert_eq!(
+            forwarded_for(&headers),
+            Some("198.51.100.4".parse().unwrap())
+        );
+        assert_eq!(
+            forwarded_for(&request(&[("x-forwarded-for", "junk")])),
+            None
+        );
+        assert_eq!(forwarded_for(&HeaderMap::new()), None);
     }
 
     #[test]

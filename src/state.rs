@@ -37,6 +37,7 @@ impl AppState {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let chat = Chat::start(&settings, db.clone(), tasks.clone(), shutdown.clone())?;
+        tokio::spawn(crate::limits::prune_periodically(db.clone(), shutdown.clone()));
         let accounts = Accounts::new(db, tokens, settings.allow_registration);
         Ok(Self {
             settings: Arc::new(settings),

@@ -10,13 +10,16 @@
 //! Registration is closed by default: the first account may register freely (nobody else can
 //! yet), every later one needs an existing agent (`caller`), unless `ALLOW_REGISTRATION=true`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::Utc;
 
 use crate::auth::{TokenKind, Tokens, password, tokens};
 use crate::domain::account::{NewAccount, Password};
 use crate::domain::ids::AgentId;
+use crate::limits::{self, Backoff};
 use crate::protocol::texts;
 /// An agent account as the use cases return it.
 pub use crate::store::admins::AdminRecord;
@@ -41,6 +44,8 @@ pub enum Error {
     BadRefreshToken,
     #[error("Inactive user")]
     Inactive,
+    #[error("Too many failed sign-ins; try again in {retry_after} seconds")]
+    Throttled { retry_after: u64 },
     #[error("Current password is incorrect")]
     WrongPassword,
     /// The new password breaks the policy: the field's message.
@@ -72,6 +77,21 @@ impl From<tokens::TokenError> for Error {
         Self::Internal(err.into())
     }
 }
+
+/// Wrong passwords for one account from one address: five free, then 1 s, 2 s, 4 s… up to 15
+/// minutes.
+const ACCOUNT_FAILURES: Backoff = Backoff {
+    free: 5,
+    base: Duration::from_secs(1),
+    cap: Duration::from_secs(15 * 60),
+    window: Duration::from_secs(60 * 60),
+};
+
+/// Wrong passwords from one address, whatever the account: twenty free, then the same growth.
+const ADDRESS_FAILURES: Backoff = Backoff {
+    free: 20,
+    ..ACCOUNT_FAILURES
+};
 
 /// A freshly issued access token and single-use refresh token.
 #[derive(Debug)]
@@ -113,25 +133,42 @@ impl Accounts {
         self.issue(admin.id, None).await
     }
 
-    /// Logs in with username and password.
+    /// Logs in with username and password, from client `address`. Failures are throttled per
+    /// account and address (so an attacker elsewhere cannot lock the agent out) and per address
+    /// (so one address cannot try many accounts); past the free attempts each failure doubles
+    /// the wait, and a throttled attempt is refused before the password is even checked.
     pub async fn login(
         &self,
         username: &str,
         password_text: String,
+        address: IpAddr,
     ) -> Result<IssuedTokens, Error> {
+        let now = Utc::now();
+        let account: String = username.to_lowercase().chars().take(100).collect();
+        let pair_key = format!("login:{address}:{account}");
+        let address_key = format!("login-address:{address}");
+        let keys = [pair_key.as_str(), address_key.as_str()];
+        if let Some(retry_after) = limits::blocked(&self.db, &keys, now).await? {
+            tracing::warn!(username = %account, %address, retry_after, "login throttled");
+            return Err(Error::Throttled { retry_after });
+        }
         let admin = store::admins::find_by_username(&self.db, username).await?;
         let stored = admin.as_ref().map(|a| a.password_hash.clone());
         let valid = password::verify(password_text, stored).await?;
         let admin = match admin {
             Some(admin) if valid => admin,
             _ => {
-                tracing::info!("login failed");
+                let failures = limits::fail(&self.db, &pair_key, &ACCOUNT_FAILURES, now).await?;
+                let from_address =
+                    limits::fail(&self.db, &address_key, &ADDRESS_FAILURES, now).await?;
+                tracing::warn!(username = %account, %address, failures, from_address, "login failed");
                 return Err(Error::BadCredentials);
             }
         };
         if !admin.is_active {
             return Err(Error::Inactive);
         }
+        limits::clear(&self.db, &pair_key).await?;
         tracing::info!(admin_id = %admin.id, "agent logged in");
         self.issue(admin.id, None).await
     }

@@ -18,6 +18,7 @@ use crate::domain::account::{NewAccount, Password, Username, parse_full_name};
 use crate::domain::client_info::Email;
 use crate::domain::{Invalid, check_text};
 use crate::error::{ApiError, FieldError};
+use crate::security::ClientAddress;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -128,13 +129,18 @@ async fn register(
         (status = 401, description = "Incorrect username or password", body = super::models::ErrorBody),
         (status = 403, description = "Account deactivated", body = super::models::ErrorBody),
         (status = 422, description = "Missing field", body = super::models::HttpValidationError),
+        (status = 429, description = "Too many failed sign-ins: wait `Retry-After` seconds", body = super::models::ErrorBody),
     )
 )]
 async fn login(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ValidJson(body): ValidJson<Login>,
 ) -> Result<Json<Token>, ApiError> {
-    let tokens = state.accounts.login(&body.username, body.password).await?;
+    let tokens = state
+        .accounts
+        .login(&body.username, body.password, address)
+        .await?;
     Ok(Json(tokens.into()))
 }
 

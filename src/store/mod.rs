@@ -45,6 +45,7 @@ macro_rules! with_tx {
 pub mod admins;
 pub mod bus_payloads;
 pub mod messages;
+pub mod rate_limits;
 pub mod refresh_tokens;
 pub mod sessions;
 

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::{TestApp, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_app_with};
 
 /// The HTTP status of a socket handshake to `path` sent with `Origin: origin`.
 async fn handshake(app: &TestApp, path: &str, origin: Option<&str>) -> u16 {
@@ -49,7 +49,7 @@ async fn every_response_carries_the_security_headers_and_api_answers_are_not_sto
         );
     }
     let agent = app.first_agent().await;
-    let login = app.login("admin", crate::helpers::PASSWORD).await;
+    let login = app.login("admin", PASSWORD).await;
     assert_eq!(login.status(), StatusCode::OK);
     assert_eq!(login.headers()["cache-control"], "no-store");
     let me = app.get_as("/api/admin/me", &agent.access).await;
@@ -117,4 +117,92 @@ async fn sockets_refuse_pages_of_other_origins_before_the_upgrade() {
             "{path}: not a browser"
         );
     }
+}
+
+/// `POST /api/auth/login` for `username` from client address `from` (behind a trusted proxy).
+async fn login_from(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+    from: &str,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/auth/login"))
+        .header("x-forwarded-for", from)
+        .json(&serde_json::json!({"username": username, "password": password}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Logs in wrongly from `from` until refused with 429; returns how many 401s came first and the
+/// 429's `Retry-After`.
+async fn fail_until_throttled(
+    app: &TestApp,
+    usernames: impl Fn(usize) -> String,
+    from: &str,
+) -> (usize, u64) {
+    for attempt in 0..40 {
+        let response = login_from(app, &usernames(attempt), "not the password", from).await;
+        match response.status() {
+            StatusCode::UNAUTHORIZED => continue,
+            StatusCode::TOO_MANY_REQUESTS => {
+                let wait = response.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                return (attempt, wait);
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    panic!("never throttled");
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_throttled_without_locking_the_agent_out_elsewhere() {
+    let app = spawn_app_with(&[("TRUST_PROXY", "true")]).await;
+    let admin = app.first_agent().await;
+    app.register("grace", Some(&admin)).await;
+    let attacker = "203.0.113.7";
+
+    let (failures, wait) = fail_until_throttled(&app, |_| "admin".into(), attacker).await;
+    assert!(
+        (5..=7).contains(&failures),
+        "a few failures are free: {failures}"
+    );
+    assert!(wait >= 1);
+    // Even the right password is refused from there while it lasts...
+    let blocked = login_from(&app, "admin", PASSWORD, attacker).await;
+    assert_eq!(blocked.status(), StatusCode::TOO_MANY_REQUESTS);
+    // ...but not from the agent's own address, nor for another account from the attacker's.
+    let elsewhere = login_from(&app, "admin", PASSWORD, "198.51.100.20").await;
+    assert_eq!(elsewhere.status(), StatusCode::OK);
+    let other_account = login_from(&app, "grace", PASSWORD, attacker).await;
+    assert_eq!(other_account.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn one_address_trying_many_accounts_is_throttled_on_every_instance() {
+    let app = spawn_app_with(&[("TRUST_PROXY", "true")]).await;
+    app.first_agent().await;
+    // A second instance on the same database, behind the same proxy.
+    let node =
+        spawn_app_with(&[("DATABASE_URL", &app.database_url), ("TRUST_PROXY", "true")]).await;
+    let sprayer = "203.0.113.99";
+    let (failures, _) = fail_until_throttled(&app, |n| format!("user{n}"), sprayer).await;
+    assert!(
+        (20..=22).contains(&failures),
+        "{failures} accounts tried first"
+    );
+    // The other instance agrees (checked at once: the first delay is a second long).
+    let there = login_from(&node, "admin", PASSWORD, sprayer).await;
+    assert_eq!(there.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        login_from(&node, "admin", PASSWORD, "198.51.100.1")
+            .await
+            .status(),
+        StatusCode::OK
+    );
 }

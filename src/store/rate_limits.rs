@@ -1,0 +1,89 @@
+//! Queries on `rate_limits`: counters in time windows, shared by every instance on the same
+//! database. The policy (how many, how long) is `crate::limits`'s.
+
+use chrono::{DateTime, Utc};
+
+use super::{Db, StoreError};
+
+/// Counts one more event for `key` in a window starting at `now`, or in the current window if it
+/// began after `window_floor` (an older window starts afresh). Returns the count and when its
+/// window began.
+pub async fn count(
+    db: &Db,
+    key: &str,
+    now: DateTime<Utc>,
+    window_floor: DateTime<Utc>,
+) -> Result<(i64, DateTime<Utc>), StoreError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_as(
+            "INSERT INTO rate_limits (key, count, window_start) VALUES ($1, 1, $2) \
+             ON CONFLICT (key) DO UPDATE SET \
+               count = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.count + 1 END, \
+               window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END, \
+               blocked_until = CASE WHEN rate_limits.window_start <= $3 THEN NULL ELSE rate_limits.blocked_until END \
+             RETURNING count, window_start",
+        )
+        .bind(key)
+        .bind(now)
+        .bind(window_floor)
+        .fetch_one(pool)
+        .await
+    })?)
+}
+
+/// Blocks `key` until `until`.
+pub async fn block(db: &Db, key: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
+    with_pool!(db, pool => {
+        sqlx::query("UPDATE rate_limits SET blocked_until = $2 WHERE key = $1")
+            .bind(key)
+            .bind(until)
+            .execute(pool)
+            .await
+            .map(drop)
+    })?;
+    Ok(())
+}
+
+/// Until when `key` is blocked, if it is after `now`.
+pub async fn blocked_until(
+    db: &Db,
+    key: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query_scalar(
+            "SELECT blocked_until FROM rate_limits WHERE key = $1 AND blocked_until > $2",
+        )
+        .bind(key)
+        .bind(now)
+        .fetch_optional(pool)
+        .await
+    })?
+    .flatten())
+}
+
+/// Forgets `key` (a successful login clears its failures).
+pub async fn clear(db: &Db, key: &str) -> Result<(), StoreError> {
+    with_pool!(db, pool => {
+        sqlx::query("DELETE FROM rate_limits WHERE key = $1")
+            .bind(key)
+            .execute(pool)
+            .await
+            .map(drop)
+    })?;
+    Ok(())
+}
+
+/// Drops rows whose window began before `before` and that block nothing any more.
+pub async fn prune(db: &Db, before: DateTime<Utc>) -> Result<u64, StoreError> {
+    Ok(with_pool!(db, pool => {
+        sqlx::query(
+            "DELETE FROM rate_limits WHERE window_start < $1 \
+             AND (blocked_until IS NULL OR blocked_until < $1)",
+        )
+        .bind(before)
+        .execute(pool)
+        .await
+        .map(|done| done.rows_affected())
+    })?)
+}
