@@ -71,6 +71,9 @@ pub const VARIABLES: &[&str] = &[
     "AI_BREAKER_COOLDOWN_SECONDS",
     "AI_FAILURE_HANDOFF",
     "AI_CALLS_PER_MINUTE",
+    "AI_CALLS_PER_MINUTE_GLOBAL",
+    "SESSIONS_PER_IP_PER_HOUR",
+    "SOCKETS_PER_IP",
     "AI_MAX_REPLY_TOKENS",
     "AI_GROUNDING_PASSAGES",
 ];
@@ -153,6 +156,13 @@ pub struct Settings {
     pub ai_failure_handoff: bool,
     /// `AI_CALLS_PER_MINUTE`: assistant replies one session may ask for per minute. Default 10.
     pub ai_calls_per_minute: u32,
+    /// `AI_CALLS_PER_MINUTE_GLOBAL`: assistant replies per minute for all conversations together,
+    /// on all instances (a cost ceiling). Default 600.
+    pub ai_calls_per_minute_global: u32,
+    /// `SESSIONS_PER_IP_PER_HOUR`: sessions one client address may open per hour. Default 100.
+    pub sessions_per_ip_per_hour: u32,
+    /// `SOCKETS_PER_IP`: sockets one client address may hold open on one instance. Default 50.
+    pub sockets_per_ip: u32,
     /// `AI_MAX_REPLY_TOKENS`: cap on the length of one reply, in tokens. Default 1024.
     pub ai_max_reply_tokens: u32,
     /// `AI_GROUNDING_PASSAGES`: knowledge-base passages given to an LLM per reply. Default 3.
@@ -347,6 +357,19 @@ impl Settings {
                 10,
                 1..=10_000,
             )?,
+            ai_calls_per_minute_global: parse_number(
+                "AI_CALLS_PER_MINUTE_GLOBAL",
+                get("AI_CALLS_PER_MINUTE_GLOBAL"),
+                600,
+                1..=1_000_000,
+            )?,
+            sessions_per_ip_per_hour: parse_number(
+                "SESSIONS_PER_IP_PER_HOUR",
+                get("SESSIONS_PER_IP_PER_HOUR"),
+                100,
+                1..=1_000_000,
+            )?,
+            sockets_per_ip: parse_number("SOCKETS_PER_IP", get("SOCKETS_PER_IP"), 50, 1..=100_000)?,
             ai_max_reply_tokens: parse_number(
                 "AI_MAX_REPLY_TOKENS",
                 get("AI_MAX_REPLY_TOKENS"),

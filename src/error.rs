@@ -146,9 +146,12 @@ impl From<chat::Error> for ApiError {
             E::Conflict(message) => Self::Conflict(message),
             E::Taken { .. } => Self::Conflict(err.to_string()),
             E::Invalid(message) => Self::BadRequest(message),
-            E::RateLimited(message) => Self::TooManyRequests {
+            E::RateLimited {
                 message,
-                retry_after: None,
+                retry_after,
+            } => Self::TooManyRequests {
+                message,
+                retry_after,
             },
             E::Unavailable => Self::Unavailable(texts::DATABASE_UNAVAILABLE.into()),
             E::Internal(cause) => Self::Internal(cause),

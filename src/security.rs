@@ -74,6 +74,46 @@ impl FromRequestParts<AppState> for ClientAddress {
     }
 }
 
+/// The sockets each client address holds open on this instance.
+#[derive(Default)]
+pub struct SocketSlots {
+    open: std::sync::Mutex<std::collections::HashMap<IpAddr, u32>>,
+}
+
+/// One open socket of an address; dropping it frees the slot.
+pub struct SocketSlot {
+    slots: std::sync::Arc<SocketSlots>,
+    address: IpAddr,
+}
+
+impl SocketSlots {
+    /// A slot for one more socket of `address`, unless it holds `limit` already.
+    pub fn take(self: &std::sync::Arc<Self>, address: IpAddr, limit: u32) -> Option<SocketSlot> {
+        let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+        let count = open.entry(address).or_default();
+        if *count >= limit {
+            return None;
+        }
+        *count += 1;
+        Some(SocketSlot {
+            slots: std::sync::Arc::clone(self),
+            address,
+        })
+    }
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(count) = open.get_mut(&self.address) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.address);
+            }
+        }
+    }
+}
+
 /// The last address in `X-Forwarded-For`.
 fn forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
     headers
@@ -150,6 +190,18 @@ mod tests {
             &request(&[host, ("origin", "https://evil.example")]),
             &["*".to_owned()]
         ));
+    }
+
+    #[test]
+    fn socket_slots_are_counted_per_address_and_freed() {
+        let slots = std::sync::Arc::new(SocketSlots::default());
+        let (a, b): (IpAddr, IpAddr) = ("192.0.2.1".parse().unwrap(), "192.0.2.2".parse().unwrap());
+        let first = slots.take(a, 2).unwrap();
+        let _second = slots.take(a, 2).unwrap();
+        assert!(slots.take(a, 2).is_none());
+        assert!(slots.take(b, 2).is_some());
+        drop(first);
+        assert!(slots.take(a, 2).is_some());
     }
 
     #[test]

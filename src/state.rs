@@ -10,6 +10,7 @@ use crate::accounts::Accounts;
 use crate::auth::Tokens;
 use crate::chat::Chat;
 use crate::config::Settings;
+use crate::security::SocketSlots;
 use crate::store::Db;
 
 /// Cheap to clone.
@@ -20,6 +21,8 @@ pub struct AppState {
     pub chat: Chat,
     /// The account use cases.
     pub accounts: Arc<Accounts>,
+    /// Sockets open per client address on this instance.
+    pub socket_slots: Arc<SocketSlots>,
     /// Cancelled at shutdown: every socket sends Close (1001) and stops.
     pub shutdown: CancellationToken,
     /// Socket and assistant tasks, awaited at shutdown.
@@ -37,12 +40,16 @@ impl AppState {
         let shutdown = CancellationToken::new();
         let tasks = TaskTracker::new();
         let chat = Chat::start(&settings, db.clone(), tasks.clone(), shutdown.clone())?;
-        tokio::spawn(crate::limits::prune_periodically(db.clone(), shutdown.clone()));
+        tokio::spawn(crate::limits::prune_periodically(
+            db.clone(),
+            shutdown.clone(),
+        ));
         let accounts = Accounts::new(db, tokens, settings.allow_registration);
         Ok(Self {
             settings: Arc::new(settings),
             chat,
             accounts,
+            socket_slots: Arc::default(),
             shutdown,
             tasks,
         })

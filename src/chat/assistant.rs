@@ -16,6 +16,7 @@ use super::{Chat, Error, frames, session_audience, to_session};
 use crate::ai::{AiError, Deltas, Reply, Turn};
 use crate::domain::ids::{SessionId, SessionKey};
 use crate::domain::session::{SenderType, SessionState};
+use crate::limits;
 use crate::protocol::texts::{self, FALLBACK_REPLY, REFUSAL_REPLY, REPEATED_FAILURE_REASON};
 use crate::protocol::{ClientEvent, ErrorCode, FrameError};
 use crate::realtime::{Audience, ConnId, Event};
@@ -86,6 +87,28 @@ impl Chat {
             let refusal = FrameError::new(ErrorCode::RateLimited, texts::rate_limited(per_minute));
             let error = ClientEvent::error(&refusal);
             let event = Event::frame(Audience::Connection { conn: from }, error.to_frame());
+            return self.publish(vec![event]).await;
+        }
+        let global = self.inner.limits.ai_calls_per_minute_global;
+        if let Err(retry_after) = limits::hit(
+            &self.inner.db,
+            "assistant-calls",
+            global,
+            RATE_WINDOW,
+            Utc::now(),
+        )
+        .await?
+        {
+            tracing::warn!(
+                global,
+                retry_after,
+                "assistant ceiling reached: no call made"
+            );
+            let refusal = FrameError::new(ErrorCode::RateLimited, texts::ASSISTANT_BUSY);
+            let event = Event::frame(
+                Audience::Connection { conn: from },
+                ClientEvent::error(&refusal).to_frame(),
+            );
             return self.publish(vec![event]).await;
         }
         let chat = self.clone();

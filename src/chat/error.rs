@@ -27,9 +27,12 @@ pub enum Error {
     /// The input is not acceptable.
     #[error("{0}")]
     Invalid(String),
-    /// Too many requests; the message says what to do.
-    #[error("{0}")]
-    RateLimited(String),
+    /// Too many requests; the message says what to do, `retry_after` when to (seconds).
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        retry_after: Option<u64>,
+    },
     /// The database did not answer; retry shortly.
     #[error("{}", texts::DATABASE_UNAVAILABLE)]
     Unavailable,

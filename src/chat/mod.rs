@@ -57,6 +57,8 @@ struct Inner {
 #[derive(Debug, Clone)]
 struct Limits {
     ai_calls_per_minute: u32,
+    ai_calls_per_minute_global: u32,
+    sessions_per_ip_per_hour: u32,
     ai_history_messages: usize,
     ai_failure_handoff: bool,
 }
@@ -84,6 +86,8 @@ impl Chat {
                 tasks,
                 limits: Limits {
                     ai_calls_per_minute: settings.ai_calls_per_minute,
+                    ai_calls_per_minute_global: settings.ai_calls_per_minute_global,
+                    sessions_per_ip_per_hour: settings.sessions_per_ip_per_hour,
                     ai_history_messages: settings.ai_history_messages,
                     ai_failure_handoff: settings.ai_failure_handoff,
                 },

@@ -1,21 +1,42 @@
 //! Session life-cycle use cases: open, read, list, hand off, claim, release, return to the
 //! assistant, close.
 
+use std::net::IpAddr;
+use std::time::Duration;
+
 use chrono::Utc;
 
 use super::{Chat, Error, frames, session_audience, to_agent, to_agents, to_session};
 use crate::domain::client_info::NewClientInfo;
 use crate::domain::ids::{AgentId, SessionId};
 use crate::domain::session::{SenderType, SessionStatus, TransitionError};
+use crate::limits;
 use crate::protocol::{AgentEvent, ClientEvent, texts};
 use crate::realtime::Event;
 use crate::store::messages::NewMessage;
 use crate::store::{self, Tx, sessions::SessionRecord};
 
+const HOUR: Duration = Duration::from_secs(3600);
+
 impl Chat {
-    /// Opens a session for a customer; the assistant answers first.
-    pub async fn create_session(&self, client: &NewClientInfo) -> Result<SessionRecord, Error> {
-        let session = store::sessions::create(&self.inner.db, client, Utc::now()).await?;
+    /// Opens a session for a customer at client `address`; the assistant answers first. One
+    /// address may open `SESSIONS_PER_IP_PER_HOUR` sessions an hour, on all instances together.
+    pub async fn create_session(
+        &self,
+        client: &NewClientInfo,
+        address: IpAddr,
+    ) -> Result<SessionRecord, Error> {
+        let now = Utc::now();
+        let limit = self.inner.limits.sessions_per_ip_per_hour;
+        let key = format!("sessions:{address}");
+        if let Err(retry_after) = limits::hit(&self.inner.db, &key, limit, HOUR, now).await? {
+            tracing::warn!(%address, limit, "session creation refused: too many from this address");
+            return Err(Error::RateLimited {
+                message: texts::too_many_sessions(retry_after),
+                retry_after: Some(retry_after),
+            });
+        }
+        let session = store::sessions::create(&self.inner.db, client, now).await?;
         tracing::info!(session_id = %session.session_id, "session created");
         Ok(session)
     }

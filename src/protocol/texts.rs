@@ -52,6 +52,14 @@ pub fn rate_limited(per_minute: u32) -> String {
     )
 }
 
+/// One address opened too many sessions.
+pub fn too_many_sessions(retry_after: u64) -> String {
+    format!("Too many conversations started from your address; try again in {retry_after} seconds.")
+}
+
+/// The assistant's overall budget for this minute is spent.
+pub const ASSISTANT_BUSY: &str = "The assistant is very busy right now. Your message was saved; please try again in a minute, or ask for a human agent.";
+
 /// The reason agents see when the session was queued because the assistant kept failing.
 pub const REPEATED_FAILURE_REASON: &str = "the assistant failed twice in a row";
 

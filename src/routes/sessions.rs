@@ -15,6 +15,7 @@ use super::parse_session_id;
 use crate::domain::client_info::{ClientName, Email, NewClientInfo, Phone};
 use crate::domain::ids::MessageId;
 use crate::error::ApiError;
+use crate::security::ClientAddress;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -56,13 +57,18 @@ impl FromJson for CreateSession {
     responses(
         (status = 201, description = "Session created", body = Session),
         (status = 422, description = "Invalid client_info", body = super::models::HttpValidationError),
+        (status = 429, description = "Too many sessions from this address: wait `Retry-After` seconds", body = super::models::ErrorBody),
     )
 )]
 async fn create_session(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ValidJson(body): ValidJson<CreateSession>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
-    let session = state.chat.create_session(&body.client_info).await?;
+    let session = state
+        .chat
+        .create_session(&body.client_info, address)
+        .await?;
     Ok((StatusCode::CREATED, Json(session.into())))
 }
 

@@ -8,29 +8,36 @@ use std::collections::HashMap;
 use axum::extract::ws::WebSocket;
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::socket::{close_now, serve};
 use crate::accounts;
 use crate::domain::ids::{AgentId, MessageId};
 use crate::protocol::{AgentEvent, AgentFrame, FrameError, close};
 use crate::realtime::Peer;
+use crate::security::ClientAddress;
 use crate::state::AppState;
 
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     Query(query): Query<HashMap<String, String>>,
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = super::refuse_origin(&headers, &state) {
-        return refused;
-    }
+    let slot = match super::admit(&headers, address, &state) {
+        Ok(slot) => slot,
+        Err(refused) => return refused.into_response(),
+    };
     let tasks = state.tasks.clone();
     let token = query.get("token").cloned().unwrap_or_default();
     let after = super::resume_point(&query);
-    super::configure(ws)
-        .on_upgrade(move |socket| tasks.track_future(run(socket, state, token, after)))
+    super::configure(ws).on_upgrade(move |socket| {
+        tasks.track_future(async move {
+            run(socket, state, token, after).await;
+            drop(slot);
+        })
+    })
 }
 
 async fn run(socket: WebSocket, state: AppState, token: String, after: Option<MessageId>) {

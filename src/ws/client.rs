@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use axum::extract::ws::WebSocket;
 use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::http::HeaderMap;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::socket::{close_now, serve};
 use crate::domain::ids::{MessageId, SessionId};
 use crate::protocol::{ClientEvent, ClientFrame, FrameError, close};
 use crate::realtime::Peer;
+use crate::security::ClientAddress;
 use crate::state::AppState;
 
 pub async fn upgrade(
@@ -21,15 +22,21 @@ pub async fn upgrade(
     Path(session_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = super::refuse_origin(&headers, &state) {
-        return refused;
-    }
+    let slot = match super::admit(&headers, address, &state) {
+        Ok(slot) => slot,
+        Err(refused) => return refused.into_response(),
+    };
     let tasks = state.tasks.clone();
     let after = super::resume_point(&query);
-    super::configure(ws)
-        .on_upgrade(move |socket| tasks.track_future(run(socket, state, session_id, after)))
+    super::configure(ws).on_upgrade(move |socket| {
+        tasks.track_future(async move {
+            run(socket, state, session_id, after).await;
+            drop(slot);
+        })
+    })
 }
 
 #[tracing::instrument(name = "client_socket", skip_all, fields(session_id = %raw_id))]

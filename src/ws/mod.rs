@@ -61,7 +61,7 @@ fn refusal(err: &chat::Error) -> FrameError {
             return refusal;
         }
         E::Invalid(_) => ErrorCode::BadRequest,
-        E::RateLimited(_) => ErrorCode::RateLimited,
+        E::RateLimited { .. } => ErrorCode::RateLimited,
         E::Unavailable => ErrorCode::Unavailable,
         E::Internal(cause) => {
             tracing::error!(error = format!("{cause:#}"), "socket action failed");
@@ -83,20 +83,39 @@ fn refused(err: &chat::Error) -> Close {
     }
 }
 
-/// A 403 for a browser page on an origin that may not open sockets here (checked before the
-/// upgrade); `None` when the request may proceed.
-fn refuse_origin(
+/// Whether this handshake may become a socket: a browser page's origin must be allowed (403
+/// otherwise), and the client address must have a free socket slot (429 otherwise). The slot
+/// is the socket's for as long as it is open.
+fn admit(
     headers: &axum::http::HeaderMap,
+    address: std::net::IpAddr,
     state: &AppState,
-) -> Option<axum::response::Response> {
-    use axum::response::IntoResponse;
-    if security::origin_allowed(headers, &state.settings.cors_origins) {
-        return None;
+) -> Result<security::SocketSlot, Refused> {
+    use axum::http::StatusCode;
+    let refuse = |status: StatusCode, detail: &'static str| Refused(status, detail);
+    if !security::origin_allowed(headers, &state.settings.cors_origins) {
+        tracing::warn!(
+            origin = ?headers.get(axum::http::header::ORIGIN),
+            "socket refused: origin not allowed"
+        );
+        return Err(refuse(StatusCode::FORBIDDEN, "Origin not allowed"));
     }
-    tracing::warn!(
-        origin = ?headers.get(axum::http::header::ORIGIN),
-        "socket refused: origin not allowed"
-    );
-    let body = serde_json::json!({ "detail": "Origin not allowed" });
-    Some((axum::http::StatusCode::FORBIDDEN, axum::Json(body)).into_response())
+    let limit = state.settings.sockets_per_ip;
+    state.socket_slots.take(address, limit).ok_or_else(|| {
+        tracing::warn!(%address, limit, "socket refused: too many from this address");
+        refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many connections from your address",
+        )
+    })
+}
+
+/// A handshake refused before the upgrade: status and detail.
+pub struct Refused(axum::http::StatusCode, &'static str);
+
+impl axum::response::IntoResponse for Refused {
+    fn into_response(self) -> axum::response::Response {
+        let body = serde_json::json!({ "detail": self.1 });
+        (self.0, axum::Json(body)).into_response()
+    }
 }

@@ -206,3 +206,84 @@ async fn one_address_trying_many_accounts_is_throttled_on_every_instance() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn one_address_may_open_only_so_many_sessions_an_hour() {
+    let app = spawn_app_with(&[("TRUST_PROXY", "true"), ("SESSIONS_PER_IP_PER_HOUR", "3")]).await;
+    let open = |from: &'static str| {
+        app.client
+            .post(app.url("/api/sessions"))
+            .header("x-forwarded-for", from)
+            .json(&crate::helpers::client_info())
+            .send()
+    };
+    for _ in 0..3 {
+        assert_eq!(
+            open("203.0.113.5").await.unwrap().status(),
+            StatusCode::CREATED
+        );
+    }
+    let refused = open("203.0.113.5").await.unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&wait), "{wait}");
+    assert_eq!(
+        open("198.51.100.5").await.unwrap().status(),
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn the_assistant_has_a_ceiling_for_all_conversations_together() {
+    let app = spawn_app_with(&[("AI_CALLS_PER_MINUTE_GLOBAL", "2")]).await;
+    let mut answered = 0;
+    let mut refused = 0;
+    for _ in 0..3 {
+        let id = app.create_session().await["session_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let (mut ws, _) = app.client_ws(&id).await;
+        ws.send_json(serde_json::json!({"content": "How long does shipping take?"}))
+            .await;
+        let (event, _) = ws.expect_skipping_any(&["message", "error"]).await;
+        if event["type"] == "error" {
+            assert_eq!(event["code"], "rate_limited", "{event}");
+            refused += 1;
+        } else {
+            answered += 1;
+        }
+    }
+    assert_eq!((answered, refused), (2, 1));
+}
+
+#[tokio::test]
+async fn one_address_may_hold_only_so_many_sockets() {
+    let app = spawn_app_with(&[("SOCKETS_PER_IP", "2")]).await;
+    let id = app.create_session().await["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/ws/client/{id}");
+    let (first, _) = app.client_ws(&id).await;
+    let (_second, _) = app.client_ws(&id).await;
+    assert_eq!(handshake(&app, &path, None).await, 429);
+    // A socket that closes frees its slot.
+    first.close().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let status = handshake(&app, &path, None).await;
+        if status == 101 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot was never freed ({status})"
+        );
+        tokio::task::yield_now().await;
+    }
+}
