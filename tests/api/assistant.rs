@@ -19,13 +19,6 @@ async fn app_with(fake: &FakeAi, extra: &[(&str, &str)]) -> TestApp {
     spawn_app_with(&borrowed).await
 }
 
-async fn customer(app: &TestApp) -> (WsClient, String) {
-    let session = app.create_session().await;
-    let id = session["session_id"].as_str().unwrap().to_owned();
-    let (ws, _) = app.client_ws(&id).await;
-    (ws, id)
-}
-
 /// The streamed reply: its deltas, then the complete message (which must carry their stream id).
 async fn streamed_reply(ws: &mut WsClient) -> (Vec<String>, Value) {
     let mut deltas = Vec::new();
@@ -68,7 +61,7 @@ async fn gemini_gets_a_grounded_prompt_history_tools_and_the_token_cap() {
         ],
     )
     .await;
-    let (mut ws, _) = customer(&app).await;
+    let (mut ws, _) = app.customer().await;
 
     ws.send_json(json!({"content": "Hi, how long does shipping take?"}))
         .await;
@@ -113,7 +106,7 @@ async fn gemini_gets_a_grounded_prompt_history_tools_and_the_token_cap() {
 async fn openai_gets_system_user_assistant_messages_tools_and_a_bearer_key() {
     let fake = FakeAi::openai(Mode::Reply("Sure thing.".into())).await;
     let app = app_with(&fake, &[("SYSTEM_PROMPT", "You are Sparky.")]).await;
-    let (mut ws, _) = customer(&app).await;
+    let (mut ws, _) = app.customer().await;
     ws.send_json(json!({"content": "Do you ship internationally?"}))
         .await;
     assert_eq!(streamed_reply(&mut ws).await.1["content"], "Sure thing.");
@@ -153,7 +146,7 @@ async fn deltas_arrive_before_the_reply_is_complete(flavour: Flavour) {
     )
     .await;
     let app = app_with(&fake, &[]).await;
-    let (mut ws, _) = customer(&app).await;
+    let (mut ws, _) = app.customer().await;
     ws.send_json(json!({"content": "When are you open?"})).await;
 
     let first = ws.expect_next("message_delta").await;
@@ -197,7 +190,7 @@ async fn the_model_hands_off_with_a_reason(flavour: Flavour) -> Value {
     let app = app_with(&fake, &[]).await;
     let agent = app.first_agent().await;
     let (mut console, _) = app.admin_ws(&agent.access).await;
-    let (mut ws, id) = customer(&app).await;
+    let (mut ws, id) = app.customer().await;
 
     ws.send_json(json!({"content": "You charged me twice and I am furious"}))
         .await;
@@ -250,7 +243,7 @@ async fn rate_limited_calls_are_retried_after_the_wait(flavour: Flavour) {
     let fake = FakeAi::start(flavour, Mode::Reply("Here you go.".into())).await;
     fake.script([Mode::Status(429)]);
     let app = app_with(&fake, &[]).await;
-    let (mut ws, id) = customer(&app).await;
+    let (mut ws, id) = app.customer().await;
     ws.send_json(json!({"content": "Where is my parcel?"}))
         .await;
     assert_eq!(streamed_reply(&mut ws).await.1["content"], "Here you go.");
@@ -276,7 +269,7 @@ async fn a_server_error_then_success_is_invisible_to_the_customer() {
         let fake = FakeAi::start(flavour, Mode::Reply("All good.".into())).await;
         fake.script([Mode::Status(500)]);
         let app = app_with(&fake, &[]).await;
-        let (mut ws, _) = customer(&app).await;
+        let (mut ws, _) = app.customer().await;
         ws.send_json(json!({"content": "Is my order confirmed?"}))
             .await;
         let (_, message) = streamed_reply(&mut ws).await;
@@ -298,7 +291,7 @@ async fn repeated_503s_open_the_breaker_which_closes_after_the_cool_down() {
         ],
     )
     .await;
-    let (mut ws, id) = customer(&app).await;
+    let (mut ws, id) = app.customer().await;
     ws.send_json(json!({"content": "Where is my order?"})).await;
     assert!(is_fallback(&streamed_reply(&mut ws).await.1));
     assert_eq!(fake.requests().len(), 2, "one call and one retry");
@@ -328,7 +321,7 @@ async fn a_silent_provider_is_cancelled(flavour: Flavour, mode: Mode) {
         &[("AI_TIMEOUT_SECONDS", "1"), ("AI_FAILURE_HANDOFF", "false")],
     )
     .await;
-    let (mut ws, id) = customer(&app).await;
+    let (mut ws, id) = app.customer().await;
     ws.send_json(json!({"content": "Hello?"})).await;
     let (deltas, message) = streamed_reply(&mut ws).await;
     assert!(is_fallback(&message), "{message}");
@@ -359,7 +352,7 @@ async fn malformed_json_gives_a_polite_fallback() {
     for flavour in BOTH {
         let fake = FakeAi::start(flavour, Mode::Garbage).await;
         let app = app_with(&fake, &[]).await;
-        let (mut ws, id) = customer(&app).await;
+        let (mut ws, id) = app.customer().await;
         ws.send_json(json!({"content": "Where is my order?"})).await;
         assert!(is_fallback(&streamed_reply(&mut ws).await.1));
         // The customer is not stuck: they can still ask for a person.
@@ -375,7 +368,7 @@ async fn a_safety_block_gets_a_refusal_that_offers_a_human() {
     for flavour in BOTH {
         let fake = FakeAi::start(flavour, Mode::Blocked).await;
         let app = app_with(&fake, &[]).await;
-        let (mut ws, id) = customer(&app).await;
+        let (mut ws, id) = app.customer().await;
         for _ in 0..2 {
             ws.send_json(json!({"content": "something the filter dislikes"}))
                 .await;
@@ -397,7 +390,7 @@ async fn unknown_finish_reasons_and_fields_do_not_break_parsing() {
     for flavour in BOTH {
         let fake = FakeAi::start(flavour, Mode::UnknownFinish("Still fine.".into())).await;
         let app = app_with(&fake, &[]).await;
-        let (mut ws, _) = customer(&app).await;
+        let (mut ws, _) = app.customer().await;
         ws.send_json(json!({"content": "Hi"})).await;
         assert_eq!(
             streamed_reply(&mut ws).await.1["content"],
@@ -413,7 +406,7 @@ async fn two_failures_in_a_row_queue_the_session_for_a_human() {
     let app = app_with(&fake, &[("AI_MAX_RETRIES", "0")]).await;
     let agent = app.first_agent().await;
     let (mut console, _) = app.admin_ws(&agent.access).await;
-    let (mut ws, id) = customer(&app).await;
+    let (mut ws, id) = app.customer().await;
 
     ws.send_json(json!({"content": "Where is my order?"})).await;
     assert!(is_fallback(&streamed_reply(&mut ws).await.1));
@@ -433,7 +426,7 @@ async fn failure_handoff_can_be_turned_off() {
         &[("AI_MAX_RETRIES", "0"), ("AI_FAILURE_HANDOFF", "false")],
     )
     .await;
-    let (mut ws, id) = customer(&app).await;
+    let (mut ws, id) = app.customer().await;
     for question in ["Where is my order?", "Hello??", "Is my parcel lost?"] {
         ws.send_json(json!({"content": question})).await;
         assert!(is_fallback(&streamed_reply(&mut ws).await.1));
@@ -445,7 +438,7 @@ async fn failure_handoff_can_be_turned_off() {
 async fn the_assistant_recovers_when_the_provider_does() {
     let fake = FakeAi::gemini(Mode::Status(503)).await;
     let app = app_with(&fake, &[("AI_MAX_RETRIES", "0")]).await;
-    let (mut ws, _) = customer(&app).await;
+    let (mut ws, _) = app.customer().await;
     ws.send_json(json!({"content": "Is my order on its way?"}))
         .await;
     assert!(is_fallback(&streamed_reply(&mut ws).await.1));
@@ -462,7 +455,7 @@ async fn the_assistant_recovers_when_the_provider_does() {
 async fn too_many_questions_a_minute_get_rate_limited_and_the_message_is_kept() {
     let fake = FakeAi::gemini(Mode::Reply("Answer.".into())).await;
     let app = app_with(&fake, &[("AI_CALLS_PER_MINUTE", "2")]).await;
-    let (mut ws, id) = customer(&app).await;
+    let (mut ws, id) = app.customer().await;
     for question in ["one?", "two?"] {
         ws.send_json(json!({"content": question})).await;
         streamed_reply(&mut ws).await;
@@ -492,7 +485,7 @@ async fn too_many_questions_a_minute_get_rate_limited_and_the_message_is_kept() 
 async fn a_model_without_tool_support_is_asked_again_without_tools() {
     let fake = FakeAi::openai(Mode::NoToolSupport("Hi from gemma.".into())).await;
     let app = app_with(&fake, &[]).await;
-    let (mut ws, _) = customer(&app).await;
+    let (mut ws, _) = app.customer().await;
     for _ in 0..2 {
         ws.send_json(json!({"content": "hello"})).await;
         assert_eq!(streamed_reply(&mut ws).await.1["content"], "Hi from gemma.");
@@ -516,7 +509,7 @@ async fn answers_are_grounded_in_a_custom_knowledge_base() {
     let kb = dir.path().to_str().unwrap();
     let fake = FakeAi::openai(Mode::Reply("Yes, within 48 hours.".into())).await;
     let app = app_with(&fake, &[("KNOWLEDGE_BASE", kb)]).await;
-    let (mut ws, _) = customer(&app).await;
+    let (mut ws, _) = app.customer().await;
     ws.send_json(json!({"content": "Can you repair my bicycle?"}))
         .await;
     streamed_reply(&mut ws).await;
@@ -528,7 +521,7 @@ async fn answers_are_grounded_in_a_custom_knowledge_base() {
     // The offline responder answers from the same index.
     let offline =
         spawn_app_with(&[("AI_PROVIDER", "knowledge_base"), ("KNOWLEDGE_BASE", kb)]).await;
-    let (mut ws, _) = customer(&offline).await;
+    let (mut ws, _) = offline.customer().await;
     ws.send_json(json!({"content": "where is your workshop"}))
         .await;
     let reply = ws.expect_next("message").await;
@@ -543,7 +536,7 @@ async fn answers_are_grounded_in_a_custom_knowledge_base() {
 #[tokio::test]
 async fn the_knowledge_base_admits_what_it_does_not_know() {
     let app = crate::helpers::spawn_app().await;
-    let (mut ws, _) = customer(&app).await;
+    let (mut ws, _) = app.customer().await;
     ws.send_json(json!({"content": "Do you repair vintage motorcycles?"}))
         .await;
     let reply = ws.expect_next("message").await;
@@ -566,7 +559,7 @@ async fn words_written_before_the_transfer_are_kept_and_complete_the_stream() {
         )
         .await;
         let app = app_with(&fake, &[]).await;
-        let (mut ws, id) = customer(&app).await;
+        let (mut ws, id) = app.customer().await;
         ws.send_json(json!({"content": "Please change the owner of my account"}))
             .await;
         let (deltas, message) = streamed_reply(&mut ws).await;
@@ -588,7 +581,7 @@ async fn a_tab_on_another_node_sees_the_reply_stream() {
     let fake = FakeAi::gemini(Mode::Gated(vec!["One moment, ".into(), "done.".into()])).await;
     let node_a = app_with(&fake, &[]).await;
     let node_b = app_with(&fake, &[("DATABASE_URL", &node_a.database_url)]).await;
-    let (mut tab_a, id) = customer(&node_a).await;
+    let (mut tab_a, id) = node_a.customer().await;
     let (mut tab_b, _) = node_b.client_ws(&id).await;
 
     tab_a
@@ -609,7 +602,7 @@ async fn a_tab_on_another_node_sees_the_reply_stream() {
 async fn a_second_failure_mid_reply_ends_the_stream_then_hands_off() {
     let fake = FakeAi::openai(Mode::StallAfter("Checking".into())).await;
     let app = app_with(&fake, &[("AI_TIMEOUT_SECONDS", "1")]).await;
-    let (mut ws, id) = customer(&app).await;
+    let (mut ws, id) = app.customer().await;
     ws.send_json(json!({"content": "Where is my parcel?"}))
         .await;
     assert!(is_fallback(&streamed_reply(&mut ws).await.1));

@@ -345,6 +345,16 @@ impl TestApp {
         session["state"].as_str().expect("a state").to_owned()
     }
 
+    /// Opens a session and a customer socket on it; returns both.
+    pub async fn customer(&self) -> (WsClient, String) {
+        let id = self.create_session().await["session_id"]
+            .as_str()
+            .expect("a session id")
+            .to_owned();
+        let (ws, _) = self.client_ws(&id).await;
+        (ws, id)
+    }
+
     /// Opens a session and puts it in the human queue; returns its session_id.
     pub async fn queued_session(&self) -> String {
         let session = self.create_session().await;

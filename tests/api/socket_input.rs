@@ -8,11 +8,7 @@ use crate::helpers::spawn_app;
 #[tokio::test]
 async fn bad_customer_frames_get_error_events_and_the_socket_survives() {
     let app = spawn_app().await;
-    let id = app.create_session().await["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (mut ws, _) = app.client_ws(&id).await;
+    let (mut ws, id) = app.customer().await;
     let too_long = "x".repeat(8001);
     let cases: Vec<(String, &str)> = vec![
         ("this is not json".into(), "bad_request"),
@@ -103,11 +99,7 @@ async fn bad_agent_frames_get_error_events_and_the_socket_survives() {
 #[tokio::test]
 async fn a_frame_over_64_kib_closes_the_socket_with_1009() {
     let app = spawn_app().await;
-    let id = app.create_session().await["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (mut ws, _) = app.client_ws(&id).await;
+    let (mut ws, id) = app.customer().await;
     let huge = json!({"content": "x".repeat(70 * 1024)}).to_string();
     // The server may close before the whole frame is written.
     let _ = ws.send_raw(Message::text(huge)).await;
@@ -124,11 +116,7 @@ async fn a_text_frame_that_is_not_utf8_closes_the_socket_with_1007() {
     use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 
     let app = spawn_app().await;
-    let id = app.create_session().await["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (mut ws, _) = app.client_ws(&id).await;
+    let (mut ws, id) = app.customer().await;
     let invalid = Frame::message(vec![b'{', 0xff, 0xfe, b'}'], OpCode::Data(Data::Text), true);
     let _ = ws.send_raw(Message::Frame(invalid)).await;
     assert_eq!(ws.expect_close().await, Some(1007));
