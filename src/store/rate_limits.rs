@@ -16,12 +16,12 @@ pub async fn count(
 ) -> Result<(i64, DateTime<Utc>), StoreError> {
     Ok(with_pool!(db, pool => {
         sqlx::query_as(
-            "INSERT INTO rate_limits (key, count, window_start) VALUES ($1, 1, $2) \
+            "INSERT INTO rate_limits (key, count, window_started_at) VALUES ($1, 1, $2) \
              ON CONFLICT (key) DO UPDATE SET \
-               count = CASE WHEN rate_limits.window_start <= $3 THEN 1 ELSE rate_limits.count + 1 END, \
-               window_start = CASE WHEN rate_limits.window_start <= $3 THEN $2 ELSE rate_limits.window_start END, \
-               blocked_until = CASE WHEN rate_limits.window_start <= $3 THEN NULL ELSE rate_limits.blocked_until END \
-             RETURNING count, window_start",
+               count = CASE WHEN rate_limits.window_started_at <= $3 THEN 1 ELSE rate_limits.count + 1 END, \
+               window_started_at = CASE WHEN rate_limits.window_started_at <= $3 THEN $2 ELSE rate_limits.window_started_at END, \
+               unblocked_at = CASE WHEN rate_limits.window_started_at <= $3 THEN NULL ELSE rate_limits.unblocked_at END \
+             RETURNING count, window_started_at",
         )
         .bind(key)
         .bind(now)
@@ -34,7 +34,7 @@ pub async fn count(
 /// Blocks `key` until `until`.
 pub async fn block(db: &Db, key: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
     with_pool!(db, pool => {
-        sqlx::query("UPDATE rate_limits SET blocked_until = $2 WHERE key = $1")
+        sqlx::query("UPDATE rate_limits SET unblocked_at = $2 WHERE key = $1")
             .bind(key)
             .bind(until)
             .execute(pool)
@@ -52,7 +52,7 @@ pub async fn blocked_until(
 ) -> Result<Option<DateTime<Utc>>, StoreError> {
     Ok(with_pool!(db, pool => {
         sqlx::query_scalar(
-            "SELECT blocked_until FROM rate_limits WHERE key = $1 AND blocked_until > $2",
+            "SELECT unblocked_at FROM rate_limits WHERE key = $1 AND unblocked_at > $2",
         )
         .bind(key)
         .bind(now)
@@ -78,8 +78,8 @@ pub async fn clear(db: &Db, key: &str) -> Result<(), StoreError> {
 pub async fn prune(db: &Db, before: DateTime<Utc>) -> Result<u64, StoreError> {
     Ok(with_pool!(db, pool => {
         sqlx::query(
-            "DELETE FROM rate_limits WHERE window_start < $1 \
-             AND (blocked_until IS NULL OR blocked_until < $1)",
+            "DELETE FROM rate_limits WHERE window_started_at < $1 \
+             AND (unblocked_at IS NULL OR unblocked_at < $1)",
         )
         .bind(before)
         .execute(pool)
