@@ -54,6 +54,7 @@ pub const VARIABLES: &[&str] = &[
     "ACCESS_TOKEN_EXPIRE_MINUTES",
     "REFRESH_TOKEN_EXPIRE_DAYS",
     "ALLOW_REGISTRATION",
+    "CLIENT_TOKENS",
     "AI_PROVIDER",
     "GEMINI_API_KEY",
     "GEMINI_MODEL",
@@ -113,6 +114,11 @@ pub struct Settings {
     /// `ALLOW_REGISTRATION`: **weakens security** — lets anyone register an agent account.
     /// Default `false`: only the first account is open; later ones need an agent's token.
     pub allow_registration: bool,
+    /// `CLIENT_TOKENS`: `required` makes reading a session's state or history, and opening its
+    /// customer socket, need the `client_token` returned when the session was opened (or an
+    /// agent's access token). Default `optional`: knowing the session id suffices, as in the
+    /// reference.
+    pub client_tokens_required: bool,
     /// `LOG_FORMAT`: `text` (default) or `json`.
     pub log_json: bool,
     /// `AI_PROVIDER`: `gemini`, `openai` or `knowledge_base`. Default: `gemini` when
@@ -272,6 +278,16 @@ impl Settings {
             1..=365,
         )?;
 
+        let client_tokens_required = match get("CLIENT_TOKENS").as_deref() {
+            None | Some("optional") => false,
+            Some("required") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "CLIENT_TOKENS",
+                    format!("`{other}` is not one of optional, required"),
+                ));
+            }
+        };
         let log_json = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => false,
             Some("json") => true,
@@ -299,6 +315,7 @@ impl Settings {
             cors_origins: parse_origins(get("CORS_ORIGINS"))?,
             debug,
             allow_registration: parse_bool("ALLOW_REGISTRATION", get("ALLOW_REGISTRATION"), false)?,
+            client_tokens_required,
             trust_proxy: parse_bool("TRUST_PROXY", get("TRUST_PROXY"), false)?,
             log_json,
             ai_provider,

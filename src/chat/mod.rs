@@ -9,6 +9,7 @@
 //! frames, which the adapters carry.
 
 mod assistant;
+mod client_tokens;
 mod delivery;
 mod error;
 mod frames;
@@ -51,6 +52,7 @@ struct Inner {
     turns: AssistantTurns,
     tasks: TaskTracker,
     limits: Limits,
+    client_tokens: client_tokens::ClientTokens,
 }
 
 /// The settings the use cases apply.
@@ -84,6 +86,10 @@ impl Chat {
                 assistant,
                 turns: AssistantTurns::default(),
                 tasks,
+                client_tokens: client_tokens::ClientTokens::new(
+                    settings.secret_key.expose().as_bytes(),
+                    settings.client_tokens_required,
+                ),
                 limits: Limits {
                     ai_calls_per_minute: settings.ai_calls_per_minute,
                     ai_calls_per_minute_global: settings.ai_calls_per_minute_global,

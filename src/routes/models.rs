@@ -59,6 +59,16 @@ impl From<SessionRecord> for Session {
     }
 }
 
+/// A session just opened, with the customer's secret for it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedSession {
+    #[serde(flatten)]
+    pub session: Session,
+    /// Proves to the server that the holder opened this session: with `CLIENT_TOKENS=required`,
+    /// reading the session or opening its socket needs it (`?client_token=`).
+    pub client_token: String,
+}
+
 /// Converts a list of records for a JSON response.
 pub fn sessions(records: Vec<SessionRecord>) -> Vec<Session> {
     records.into_iter().map(Session::from).collect()

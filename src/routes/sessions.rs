@@ -10,8 +10,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::json::{Checker, FromJson, ValidJson};
-use super::models::{Message, Session};
+use super::models::{CreatedSession, Message, Session};
 use super::parse_session_id;
+use crate::auth::MaybeAuthAdmin;
 use crate::domain::client_info::{ClientName, Email, NewClientInfo, Phone};
 use crate::domain::ids::MessageId;
 use crate::error::ApiError;
@@ -55,7 +56,7 @@ impl FromJson for CreateSession {
     post, path = "/api/sessions", tag = "sessions",
     request_body = CreateSession,
     responses(
-        (status = 201, description = "Session created", body = Session),
+        (status = 201, description = "Session created, with the customer's client_token", body = CreatedSession),
         (status = 422, description = "Invalid client_info", body = super::models::HttpValidationError),
         (status = 429, description = "Too many sessions from this address: wait `Retry-After` seconds", body = super::models::ErrorBody),
     )
@@ -64,31 +65,45 @@ async fn create_session(
     State(state): State<AppState>,
     ClientAddress(address): ClientAddress,
     ValidJson(body): ValidJson<CreateSession>,
-) -> Result<(StatusCode, Json<Session>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedSession>), ApiError> {
     let session = state
         .chat
         .create_session(&body.client_info, address)
         .await?;
-    Ok((StatusCode::CREATED, Json(session.into())))
+    let client_token = state.chat.client_token(session.session_id);
+    let session = CreatedSession {
+        session: session.into(),
+        client_token,
+    };
+    Ok((StatusCode::CREATED, Json(session)))
 }
 
 /// A session's state and customer details.
 #[utoipa::path(
     get, path = "/api/sessions/{session_id}", tag = "sessions",
-    params(("session_id" = String, Path, description = "The session's UUID")),
+    params(
+        ("session_id" = String, Path, description = "The session's UUID"),
+        ("client_token" = Option<String>, Query, description = "The customer's token (required with CLIENT_TOKENS=required, unless an agent asks)"),
+    ),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = Session),
+        (status = 403, description = "CLIENT_TOKENS=required and no valid client_token", body = super::models::ErrorBody),
         (status = 404, description = "Session not found", body = super::models::ErrorBody),
     )
 )]
 async fn get_session(
     State(state): State<AppState>,
+    MaybeAuthAdmin(agent): MaybeAuthAdmin,
     Path(session_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Session>, ApiError> {
-    let session = state
+    let session_id = parse_session_id(&session_id)?;
+    let token = query.get("client_token").map(String::as_str);
+    state
         .chat
-        .find_session(parse_session_id(&session_id)?)
-        .await?;
+        .check_client(session_id, token, agent.is_some())?;
+    let session = state.chat.find_session(session_id).await?;
     Ok(Json(session.into()))
 }
 
@@ -103,7 +118,9 @@ const MAX_HISTORY_PAGE: i64 = 10_000;
         ("session_id" = String, Path, description = "The session's UUID"),
         ("after" = Option<i64>, Query, description = "Only messages with a greater id"),
         ("limit" = Option<i64>, Query, description = "At most this many (default and maximum 10000)"),
+        ("client_token" = Option<String>, Query, description = "The customer's token (required with CLIENT_TOKENS=required, unless an agent asks)"),
     ),
+    security((), ("bearer" = [])),
     responses(
         (status = 200, body = Vec<Message>),
         (status = 404, description = "Session not found", body = super::models::ErrorBody),
@@ -112,6 +129,7 @@ const MAX_HISTORY_PAGE: i64 = 10_000;
 )]
 async fn get_messages(
     State(state): State<AppState>,
+    MaybeAuthAdmin(agent): MaybeAuthAdmin,
     Path(session_id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Message>>, ApiError> {
@@ -119,9 +137,14 @@ async fn get_messages(
     let after = c.query_int(&query, "after", 0, 0, i64::MAX);
     let limit = c.query_int(&query, "limit", MAX_HISTORY_PAGE, 1, MAX_HISTORY_PAGE);
     c.finish(Some(()))?;
+    let session_id = parse_session_id(&session_id)?;
+    let token = query.get("client_token").map(String::as_str);
+    state
+        .chat
+        .check_client(session_id, token, agent.is_some())?;
     let messages = state
         .chat
-        .history(parse_session_id(&session_id)?, MessageId(after), limit)
+        .history(session_id, MessageId(after), limit)
         .await?;
     Ok(Json(messages.into_iter().map(Message::from).collect()))
 }

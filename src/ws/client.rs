@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use axum::extract::ws::WebSocket;
 use axum::extract::{Path, Query, State, WebSocketUpgrade};
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::socket::{close_now, serve};
@@ -29,6 +29,13 @@ pub async fn upgrade(
         Ok(slot) => slot,
         Err(refused) => return refused.into_response(),
     };
+    if let Some(id) = SessionId::parse(&session_id) {
+        let token = query.get("client_token").map(String::as_str);
+        if state.chat.check_client(id, token, false).is_err() {
+            let refused = super::Refused(StatusCode::FORBIDDEN, "A valid client_token is required");
+            return refused.into_response();
+        }
+    }
     let tasks = state.tasks.clone();
     let after = super::resume_point(&query);
     super::configure(ws).on_upgrade(move |socket| {

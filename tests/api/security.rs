@@ -287,3 +287,62 @@ async fn one_address_may_hold_only_so_many_sockets() {
         tokio::task::yield_now().await;
     }
 }
+
+#[tokio::test]
+async fn with_client_tokens_required_a_session_id_alone_reads_nothing() {
+    let app = spawn_app_with(&[("CLIENT_TOKENS", "required")]).await;
+    let created = app.create_session().await;
+    let id = created["session_id"].as_str().unwrap().to_owned();
+    let token = created["client_token"].as_str().unwrap().to_owned();
+    let other = app.create_session().await["client_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for path in [
+        format!("/api/sessions/{id}"),
+        format!("/api/sessions/{id}/messages"),
+    ] {
+        assert_eq!(
+            app.get(&path).await.status(),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+        let wrong = app.get(&format!("{path}?client_token={other}")).await;
+        assert_eq!(
+            wrong.status(),
+            StatusCode::FORBIDDEN,
+            "another session's token: {path}"
+        );
+        let right = app.get(&format!("{path}?client_token={token}")).await;
+        assert_eq!(right.status(), StatusCode::OK, "{path}");
+    }
+    // Agents read it with their own token.
+    let agent = app.first_agent().await;
+    let by_agent = app
+        .get_as(&format!("/api/sessions/{id}"), &agent.access)
+        .await;
+    assert_eq!(by_agent.status(), StatusCode::OK);
+    // The socket too.
+    assert_eq!(
+        handshake(&app, &format!("/ws/client/{id}"), None).await,
+        403
+    );
+    let path = format!("/ws/client/{id}?client_token={token}");
+    assert_eq!(handshake(&app, &path, None).await, 101);
+}
+
+#[tokio::test]
+async fn client_tokens_are_optional_by_default_as_in_the_reference() {
+    let app = spawn_app().await;
+    let created = app.create_session().await;
+    assert!(
+        created["client_token"]
+            .as_str()
+            .is_some_and(|t| t.len() == 64)
+    );
+    let id = created["session_id"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/api/sessions/{id}")).await.status(),
+        StatusCode::OK
+    );
+}

@@ -195,6 +195,17 @@ describe("the widget and the console", () => {
     assert.equal(await count(tab, "Are you there?"), 1);
   }));
 
+  test("with CLIENT_TOKENS=required the widget sends its token: chat, reload, continue", () => scenario({ CLIENT_TOKENS: "required" }, async ({ server, errors }) => {
+    const widget = await customer(server, errors);
+    await say(widget, "How long does shipping take?");
+    await log(widget).getByText("working days").first().waitFor();
+    await widget.reload();
+    await widget.getByRole("button", { name: "Open chat" }).click();
+    await log(widget).getByText("working days").first().waitFor();
+    await say(widget, "Can I return an item?");
+    await until(async () => (await log(widget).locator(".msg.ai").count()) >= 2, 10000, "the second answer");
+  }));
+
   test("the widget works embedded on another origin named in CORS_ORIGINS", async () => {
     const hostPort = await freePort();
     const hostOrigin = `http://127.0.0.1:${hostPort}`;

@@ -114,6 +114,7 @@ const load = () => {
 const saved = load();
 const state = {
   sessionId: saved.sessionId || null,
+  clientToken: saved.clientToken || null,
   identity: saved.identity || null,
   pending: new Map((saved.pending || []).map((p) => [p.id, p])),
   lastId: 0,
@@ -129,6 +130,7 @@ const state = {
 const persist = () => {
   const data = {
     sessionId: state.sessionId,
+    clientToken: state.clientToken,
     identity: state.identity,
     pending: [...state.pending.values()].map(({ id, content }) => ({ id, content })),
   };
@@ -246,6 +248,11 @@ function showPending(entry) {
 }
 
 // ---------------------------------------------------------------- socket
+/** The session's client_token as a query parameter (servers with CLIENT_TOKENS=required ask for it). */
+function tokenParam(separator) {
+  return state.clientToken ? `${separator}client_token=${encodeURIComponent(state.clientToken)}` : "";
+}
+
 function send(frame) {
   if (state.socket && state.socket.readyState === WebSocket.OPEN) {
     state.socket.send(JSON.stringify(frame));
@@ -258,7 +265,7 @@ function connect() {
   clearTimeout(state.retryTimer);
   if (!state.sessionId || state.closed) return;
   const scheme = server.protocol === "https:" ? "wss:" : "ws:";
-  const url = `${scheme}//${server.host}/ws/client/${encodeURIComponent(state.sessionId)}?after=${state.lastId}`;
+  const url = `${scheme}//${server.host}/ws/client/${encodeURIComponent(state.sessionId)}?after=${state.lastId}${tokenParam("&")}`;
   const socket = new WebSocket(url);
   state.socket = socket;
   socket.onopen = () => {
@@ -379,7 +386,7 @@ function end() {
 function forget() {
   if (state.socket) { const s = state.socket; state.socket = null; s.close(1000); }
   clearTimeout(state.retryTimer);
-  Object.assign(state, { sessionId: null, lastId: 0, closed: false });
+  Object.assign(state, { sessionId: null, clientToken: null, lastId: 0, closed: false });
   state.pending.clear();
   state.shown.clear();
   state.streams.clear();
@@ -410,7 +417,7 @@ async function showChat() {
 
 async function history() {
   try {
-    const response = await fetch(`${origin}/api/sessions/${encodeURIComponent(state.sessionId)}/messages`);
+    const response = await fetch(`${origin}/api/sessions/${encodeURIComponent(state.sessionId)}/messages${tokenParam("?")}`);
     if (response.status === 404) return forget();
     if (!response.ok) return;
     for (const message of await response.json()) showStored(message);
@@ -453,6 +460,7 @@ async function start(identity) {
   }
   const session = await response.json();
   state.sessionId = session.session_id;
+  state.clientToken = session.client_token || null;
   state.identity = identity;
   persist();
   await showChat();
