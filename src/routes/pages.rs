@@ -8,7 +8,7 @@
 use std::sync::OnceLock;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -89,7 +89,8 @@ pub fn router() -> Router<AppState> {
 /// An asset ready to send: plain and gzipped, each with its entity tag.
 struct Prepared {
     plain: &'static [u8],
-    gzip: Vec<u8>,
+    /// Shared, so each response is a reference count, not a copy.
+    gzip: Bytes,
     etag: HeaderValue,
     gzip_etag: HeaderValue,
 }
@@ -101,7 +102,7 @@ impl Prepared {
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
         // Writing to a Vec cannot fail.
         let _ = encoder.write_all(plain);
-        let gzip = encoder.finish().unwrap_or_default();
+        let gzip = Bytes::from(encoder.finish().unwrap_or_default());
         let digest: String = Sha256::digest(plain)[..12]
             .iter()
             .map(|b| format!("{b:02x}"))
