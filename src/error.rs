@@ -145,7 +145,6 @@ impl From<chat::Error> for ApiError {
             E::Forbidden(message) => Self::Forbidden(message),
             E::Conflict(message) => Self::Conflict(message),
             E::Taken { .. } => Self::Conflict(err.to_string()),
-            E::Invalid(message) => Self::BadRequest(message),
             E::RateLimited {
                 message,
                 retry_after,

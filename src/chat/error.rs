@@ -24,9 +24,6 @@ pub enum Error {
         agent_name: String,
         agent_username: String,
     },
-    /// The input is not acceptable.
-    #[error("{0}")]
-    Invalid(String),
     /// Too many requests; the message says what to do, `retry_after` when to (seconds).
     #[error("{message}")]
     RateLimited {

@@ -60,7 +60,6 @@ fn refusal(err: &chat::Error) -> FrameError {
             });
             return refusal;
         }
-        E::Invalid(_) => ErrorCode::BadRequest,
         E::RateLimited { .. } => ErrorCode::RateLimited,
         E::Unavailable => ErrorCode::Unavailable,
         E::Internal(cause) => {
