@@ -144,7 +144,13 @@ impl Accounts {
         address: IpAddr,
     ) -> Result<IssuedTokens, Error> {
         let now = Utc::now();
-        let account: String = username.to_lowercase().chars().take(100).collect();
+        // The throttling key (stored, so without control characters: PostgreSQL refuses NUL).
+        let account: String = username
+            .to_lowercase()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(100)
+            .collect();
         let pair_key = format!("login:{address}:{account}");
         let address_key = format!("login-address:{address}");
         let keys = [pair_key.as_str(), address_key.as_str()];
@@ -152,7 +158,12 @@ impl Accounts {
             tracing::warn!(username = %account, %address, retry_after, "login throttled");
             return Err(Error::Throttled { retry_after });
         }
-        let admin = store::admins::find_by_username(&self.db, username).await?;
+        // A name with control characters cannot exist (registration refuses them, and
+        // PostgreSQL cannot take a NUL in a query): it is an unknown account, answered alike.
+        let admin = match crate::domain::check_text(username) {
+            Ok(()) => store::admins::find_by_username(&self.db, username).await?,
+            Err(_) => None,
+        };
         let stored = admin.as_ref().map(|a| a.password_hash.clone());
         let valid = password::verify(password_text, stored).await?;
         let admin = match admin {

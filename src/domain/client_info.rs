@@ -63,31 +63,38 @@ impl Email {
     }
 }
 
-/// A phone number as typed: 10–50 characters of digits, spaces and `+ - ( ) .`,
-/// with at least seven digits.
+/// What a phone number must look like: at least seven digits, separated by any of
+/// `space + - ( ) .`, starting with a digit after an optional `+` or `(`, ending with a digit or
+/// a closing `) . -`; spaces around it are dropped. Between 10 and 50 characters as sent.
+pub const PHONE_PATTERN: &str = r"^ *[+(]*[0-9](?:[ +().-]*[0-9]){6,}[ ().-]*$";
+
+/// A phone number as typed (see [`PHONE_PATTERN`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Phone(String);
 
 impl Phone {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let phone = raw.trim();
-        check_length(phone, 10, 50)?;
-        if !phone
-            .chars()
-            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')' | '.'))
-        {
-            return Err(Invalid::new(
+        check_length(raw, 10, 50)?;
+        let mismatch = || {
+            Invalid::new(
                 "string_pattern_mismatch",
-                "String should match pattern '^[0-9 +().-]{10,50}$'",
-            ));
+                format!("String should match pattern '{PHONE_PATTERN}'"),
+            )
+        };
+        let separator = |c: char| matches!(c, ' ' | '+' | '-' | '(' | ')' | '.');
+        if !raw.chars().all(|c| c.is_ascii_digit() || separator(c)) {
+            return Err(mismatch());
         }
-        if phone.chars().filter(char::is_ascii_digit).count() < 7 {
-            return Err(Invalid::new(
-                "value_error",
-                "Value error, phone number must contain at least 7 digits",
-            ));
+        let number = raw.trim_start_matches(' ').trim_start_matches(['+', '(']);
+        let starts_with_digit = number.starts_with(|c: char| c.is_ascii_digit());
+        let after_last_digit = &number[number
+            .rfind(|c: char| c.is_ascii_digit())
+            .map_or(0, |i| i + 1)..];
+        let digits = number.chars().filter(char::is_ascii_digit).count();
+        if !starts_with_digit || after_last_digit.contains('+') || digits < 7 {
+            return Err(mismatch());
         }
-        Ok(Self(phone.to_owned()))
+        Ok(Self(raw.trim_matches(' ').to_owned()))
     }
 
     pub fn as_str(&self) -> &str {
@@ -99,17 +106,23 @@ impl Phone {
 #[derive(Debug, Clone, utoipa::ToSchema)]
 #[schema(as = ClientInfoBody)]
 pub struct NewClientInfo {
-    /// Trimmed; 1–255 characters.
-    #[schema(value_type = String, min_length = 1, max_length = 255, example = "John Doe")]
+    /// Trimmed; 1–255 characters, no control characters.
+    #[schema(
+        value_type = String,
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$",
+        example = "John Doe"
+    )]
     pub name: ClientName,
     #[schema(value_type = String, format = Email, example = "john@example.com")]
     pub email: Email,
-    /// Digits, spaces and `+ - ( ) .`; 10–50 characters.
+    /// At least seven digits, separated by spaces and `+ - ( ) .`; 10–50 characters.
     #[schema(
         value_type = String,
         min_length = 10,
         max_length = 50,
-        pattern = r"^[0-9 +().-]{10,50}$",
+        pattern = r"^ *[+(]*[0-9](?:[ +().-]*[0-9]){6,}[ ().-]*$",
         example = "+1234567890"
     )]
     pub phone: Phone,
@@ -165,6 +178,15 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_phone_pattern_is_the_one_checked() {
+        let schema = serde_json::to_value(<NewClientInfo as utoipa::PartialSchema>::schema());
+        assert_eq!(
+            schema.unwrap()["properties"]["phone"]["pattern"],
+            PHONE_PATTERN
+        );
+    }
+
+    #[test]
     fn phones_allow_common_punctuation_only() {
         for good in [
             "+1234567890",
@@ -184,5 +206,11 @@ mod tests {
             "string_pattern_mismatch"
         );
         assert!(Phone::parse("(((( ))))--").is_err(), "needs digits");
+        assert!(Phone::parse("12 - - - - 3").is_err(), "needs seven digits");
+        assert!(Phone::parse("1234567890+").is_err(), "no trailing plus");
+        assert_eq!(
+            Phone::parse(" (555) 123-4567. ").unwrap().as_str(),
+            "(555) 123-4567."
+        );
     }
 }

@@ -44,7 +44,7 @@ async fn queue(
 /// sessions every agent holds (a team view).
 #[utoipa::path(
     get, path = "/api/admin/active", tag = "admin", security(("bearer" = [])),
-    params(("scope" = Option<String>, Query, description = "`mine` (default) or `all`")),
+    params(("scope" = inline(Option<Scope>), Query, description = "`mine` (default) or `all`")),
     responses(
         (status = 200, body = Vec<Session>),
         (status = 401, description = "Not authenticated", body = super::models::ErrorBody),
@@ -57,10 +57,27 @@ async fn active(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Vec<Session>>, ApiError> {
     let mut c = Checker::default();
-    let scope = c.query_choice(&query, "scope", &["mine", "all"]);
+    let scope = c.query_choice(&query, "scope", &[Scope::Mine, Scope::All]);
     c.finish(Some(()))?;
-    let holder = (scope == "mine").then_some(agent.id);
+    let holder = (scope == Scope::Mine).then_some(agent.id);
     Ok(Json(sessions(state.chat.active_sessions(holder).await?)))
+}
+
+/// Whose sessions `active` lists.
+#[derive(Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+enum Scope {
+    Mine,
+    All,
+}
+
+impl AsRef<str> for Scope {
+    fn as_ref(&self) -> &str {
+        match self {
+            Scope::Mine => "mine",
+            Scope::All => "all",
+        }
+    }
 }
 
 /// Default and maximum page size of `all-sessions`.
@@ -71,8 +88,8 @@ const MAX_PAGE: i64 = 1000;
 #[utoipa::path(
     get, path = "/api/admin/all-sessions", tag = "admin", security(("bearer" = [])),
     params(
-        ("limit" = Option<i64>, Query, description = "Page size, 1–1000 (default 100)"),
-        ("offset" = Option<i64>, Query, description = "Sessions to skip (default 0)"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Page size, 1–1000 (default 100)"),
+        ("offset" = Option<i64>, Query, minimum = 0, description = "Sessions to skip (default 0)"),
     ),
     responses(
         (status = 200, body = Vec<Session>),

@@ -14,9 +14,9 @@ use utoipa_axum::routes;
 use super::json::{Checker, FromJson, RawBody, ValidJson, validate};
 use super::models::Token;
 use crate::auth::{AuthAdmin, MaybeAuthAdmin};
+use crate::domain::Invalid;
 use crate::domain::account::{NewAccount, Password, Username, parse_full_name};
 use crate::domain::client_info::Email;
-use crate::domain::{Invalid, check_text};
 use crate::error::{ApiError, FieldError};
 use crate::security::ClientAddress;
 use crate::state::AppState;
@@ -69,10 +69,7 @@ pub struct Login {
 impl FromJson for Login {
     fn from_json(body: &Value, c: &mut Checker) -> Option<Self> {
         let root = c.object(body, &["body"])?;
-        let username = c.field(root, &["body"], "username", |s| {
-            check_text(s)?;
-            Ok(s.trim().to_owned())
-        });
+        let username = c.field(root, &["body"], "username", |s| Ok(s.trim().to_owned()));
         let password = c.field(root, &["body"], "password", |s| Ok(s.to_owned()));
         Some(Self {
             username: username?,
@@ -149,8 +146,8 @@ async fn login(
 /// or in a JSON body `{"refresh_token": ...}`.
 #[utoipa::path(
     post, path = "/api/auth/refresh", tag = "auth",
-    params(("refresh_token" = Option<String>, Query, description = "The refresh token (or send it in the JSON body)")),
-    request_body(content = Option<Refresh>),
+    params(("refresh_token" = Option<String>, Query, description = "The refresh token instead of the JSON body (as the reference backend takes it)")),
+    request_body = Refresh,
     responses(
         (status = 200, body = Token),
         (status = 401, description = "Refresh token invalid, expired or already used", body = super::models::ErrorBody),
@@ -185,8 +182,8 @@ fn refresh_token(query: &HashMap<String, String>, body: &[u8]) -> Result<String,
 /// working. The token goes in the query or the JSON body, as for a refresh.
 #[utoipa::path(
     post, path = "/api/auth/logout", tag = "auth",
-    params(("refresh_token" = Option<String>, Query, description = "The refresh token (or send it in the JSON body)")),
-    request_body(content = Option<Refresh>),
+    params(("refresh_token" = Option<String>, Query, description = "The refresh token instead of the JSON body (as the reference backend takes it)")),
+    request_body = Refresh,
     responses(
         (status = 204, description = "Signed out"),
         (status = 401, description = "Refresh token invalid or already revoked", body = super::models::ErrorBody),

@@ -131,7 +131,7 @@ impl Checker {
             return default;
         };
         let loc = at(&["query"], key);
-        match raw.trim().parse::<i64>() {
+        match raw.parse::<i64>() {
             Err(_) => self.push(
                 &loc,
                 "int_parsing",
@@ -153,20 +153,23 @@ impl Checker {
     }
 
     /// The optional query parameter `key`, one of `choices` (the first is the default).
-    pub fn query_choice<'c>(
+    pub fn query_choice<C: AsRef<str> + Copy>(
         &mut self,
         query: &HashMap<String, String>,
         key: &str,
-        choices: &[&'c str],
-    ) -> &'c str {
+        choices: &[C],
+    ) -> C {
         let default = choices[0];
         let Some(raw) = query.get(key) else {
             return default;
         };
-        if let Some(choice) = choices.iter().find(|c| **c == raw.trim()) {
-            return choice;
+        if let Some(choice) = choices.iter().find(|c| c.as_ref() == raw) {
+            return *choice;
         }
-        let expected: Vec<String> = choices.iter().map(|c| format!("'{c}'")).collect();
+        let expected: Vec<String> = choices
+            .iter()
+            .map(|c| format!("'{}'", c.as_ref()))
+            .collect();
         self.push(
             &at(&["query"], key),
             "enum",

@@ -116,8 +116,8 @@ const MAX_HISTORY_PAGE: i64 = 10_000;
     get, path = "/api/sessions/{session_id}/messages", tag = "sessions",
     params(
         ("session_id" = String, Path, description = "The session's UUID"),
-        ("after" = Option<i64>, Query, description = "Only messages with a greater id"),
-        ("limit" = Option<i64>, Query, description = "At most this many (default and maximum 10000)"),
+        ("after" = Option<i64>, Query, minimum = 0, description = "Only messages with a greater id"),
+        ("limit" = Option<i64>, Query, minimum = 1, maximum = 10000, description = "At most this many (default and maximum 10000)"),
         ("client_token" = Option<String>, Query, description = "The customer's token (required with CLIENT_TOKENS=required, unless an agent asks)"),
     ),
     security((), ("bearer" = [])),
