@@ -44,6 +44,12 @@ impl AppState {
             db.clone(),
             shutdown.clone(),
         ));
+        // The language and hand-off models train in a fraction of a second: before the first
+        // customer message rather than during it.
+        tokio::task::spawn_blocking(|| {
+            crate::domain::language::warm_up();
+            crate::domain::handoff::warm_up();
+        });
         let accounts = Accounts::new(db, tokens, settings.allow_registration);
         Ok(Self {
             settings: Arc::new(settings),

@@ -6,8 +6,10 @@
 
 pub mod account;
 pub mod client_info;
+pub mod features;
 pub mod handoff;
 pub mod ids;
+pub mod language;
 pub mod session;
 
 use std::fmt;

@@ -5,33 +5,7 @@
 //! requests, negated requests, questions about the assistant, statements about oneself, and
 //! ordinary support questions.
 
-use std::fmt;
-
-/// The language an utterance is written in (the detector itself is never told).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    En,
-    Es,
-    Fr,
-    De,
-    Pt,
-}
-
-impl Lang {
-    pub const ALL: [Lang; 5] = [Lang::En, Lang::Es, Lang::Fr, Lang::De, Lang::Pt];
-}
-
-impl fmt::Display for Lang {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Lang::En => "en",
-            Lang::Es => "es",
-            Lang::Fr => "fr",
-            Lang::De => "de",
-            Lang::Pt => "pt",
-        })
-    }
-}
+use crate::domain::language::Lang;
 
 /// (language, message, asks for a human).
 pub const LABELLED: &[(Lang, &str, bool)] = &[
