@@ -1,14 +1,17 @@
 //! `switchboard kb check`: shows what the knowledge base indexes, and with `--query` which
 //! passages a question retrieves (what an LLM is given) and what the offline responder answers.
+//! `switchboard kb eval FILE.json` is `knowledge::eval`.
 
 use std::fmt::Write;
 use std::sync::Arc;
 
 use anyhow::bail;
 
-use crate::ai::knowledge_base::{KnowledgeBase, MAX_PASSAGE_CHARS, Responder};
+use crate::ai::knowledge_base::Responder;
 use crate::ai::load_knowledge_base;
 use crate::config::Settings;
+use crate::knowledge::eval::question_language;
+use crate::knowledge::{KnowledgeBase, MAX_PASSAGE_CHARS};
 
 /// The report for the configured knowledge base; an error when it indexes nothing.
 pub fn check(settings: &Settings, query: Option<&str>) -> anyhow::Result<String> {
@@ -24,29 +27,35 @@ pub fn check(settings: &Settings, query: Option<&str>) -> anyhow::Result<String>
     for passage in kb.passages() {
         let _ = writeln!(
             out,
-            "  {}: {} ({} chars)",
+            "  [{}] {}: {} ({} chars)",
+            passage.language,
             passage.source.display(),
             passage.heading,
             passage.text.chars().count()
         );
     }
     if let Some(query) = query {
-        let _ = writeln!(out, "\nPassages for {query:?} (what an LLM is given):");
-        let ranked = kb.ranked(query, settings.ai_grounding_passages.max(1));
-        if ranked.is_empty() {
+        let lang = question_language(query);
+        let _ = writeln!(
+            out,
+            "\nPassages for {query:?}, read as {lang} (what an LLM is given):"
+        );
+        let hits = kb.search(query, lang, settings.ai_grounding_passages.max(1));
+        if hits.is_empty() {
             let _ = writeln!(out, "  none");
         }
-        for (n, (passage, score)) in ranked.iter().enumerate() {
+        for (n, hit) in hits.iter().enumerate() {
             let _ = writeln!(
                 out,
-                "  [{}] {:.2}  {}: {}",
+                "  [{}] score {:.2}, covers {:.0} % of the question  {}: {}",
                 n + 1,
-                score,
-                passage.source.display(),
-                passage.heading
+                hit.score,
+                hit.coverage * 100.0,
+                hit.passage.source.display(),
+                hit.passage.heading
             );
         }
-        let answer = Responder::new(Arc::new(kb)).answer(query);
+        let answer = Responder::new(Arc::new(kb)).answer(query, lang);
         let _ = writeln!(out, "\nThe offline responder answers:\n  {answer}");
     }
     Ok(out)
@@ -56,9 +65,11 @@ fn summary(kb: &KnowledgeBase) -> String {
     let mut sources: Vec<_> = kb.passages().iter().map(|p| &p.source).collect();
     sources.sort();
     sources.dedup();
+    let languages: Vec<&str> = kb.languages().iter().map(|l| l.code()).collect();
     format!(
-        "{} passages from {} file(s) (answers longer than {MAX_PASSAGE_CHARS} characters are split):",
+        "{} passages from {} file(s) in {} (answers longer than {MAX_PASSAGE_CHARS} characters are split):",
         kb.len(),
-        sources.len()
+        sources.len(),
+        languages.join(", ")
     )
 }

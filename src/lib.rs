@@ -17,6 +17,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod kb_cli;
+pub mod knowledge;
 pub mod limits;
 pub mod protocol;
 pub mod realtime;

@@ -52,6 +52,15 @@ enum KbCommand {
         #[arg(long)]
         query: Option<String>,
     },
+    /// Run a question file against a knowledge base and print how often the right section is
+    /// given, a wrong one, or "not sure" (see docs/ASSISTANT.md for the file's format).
+    Eval {
+        /// The question file (JSON); its `knowledge_base` is relative to it.
+        file: std::path::PathBuf,
+        /// Also list every question not handled right (not for a held-out set).
+        #[arg(long)]
+        misses: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -144,6 +153,12 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             command: KbCommand::Check { query },
         } => {
             print!("{}", kb_cli::check(&settings, query.as_deref())?);
+            Ok(())
+        }
+        Command::Kb {
+            command: KbCommand::Eval { file, misses },
+        } => {
+            print!("{}", switchboard::knowledge::eval::run(&file, misses)?);
             Ok(())
         }
     }

@@ -12,6 +12,7 @@ pub mod openai;
 pub mod prompt;
 pub mod resilience;
 mod sse;
+pub mod summary;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -24,8 +25,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::config::{AiProvider, DEFAULT_KNOWLEDGE_BASE, Settings};
+use crate::domain::language::Lang;
 use crate::domain::session::SenderType;
-use knowledge_base::KnowledgeBase;
+use crate::knowledge::KnowledgeBase;
 use resilience::Resilience;
 
 /// The tool LLM providers are offered to hand the conversation to a person.
@@ -82,6 +84,9 @@ pub struct AssistantRequest {
     pub history: Vec<Turn>,
     /// Cap on the reply's length.
     pub max_reply_tokens: u32,
+    /// The customer's language (what the offline responder answers in; LLMs follow the
+    /// customer on their own).
+    pub language: Lang,
 }
 
 impl AssistantRequest {
@@ -265,9 +270,53 @@ impl Assistant {
         self.provider.name()
     }
 
+    /// The knowledge base the assistant answers from.
+    pub fn knowledge(&self) -> &KnowledgeBase {
+        &self.knowledge
+    }
+
+    /// What the agent who takes over reads at once: built offline from `history`.
+    pub fn offline_summary(&self, history: &[Turn]) -> String {
+        summary::offline(&self.knowledge, history)
+    }
+
+    /// Two sentences about `history` written by the LLM; `None` for the offline responder, or
+    /// when the call fails (the offline summary stands).
+    pub async fn summarise(&self, history: &[Turn]) -> Option<String> {
+        if self.passages == 0 {
+            return None;
+        }
+        let request = AssistantRequest {
+            system_instruction: summary::SUMMARY_PROMPT.to_owned(),
+            history: vec![Turn::new(SenderType::Client, summary::transcript(history))],
+            max_reply_tokens: 200,
+            language: Lang::En,
+        };
+        // Nobody watches a summary being written: the receiver goes at once.
+        let (deltas, receiver) = Deltas::channel();
+        drop(receiver);
+        match self
+            .resilience
+            .run(self.provider.as_ref(), &request, &deltas)
+            .await
+        {
+            Ok(Reply::Text { text, .. }) if !text.trim().is_empty() => Some(text.trim().to_owned()),
+            Ok(_) => None,
+            Err(err) => {
+                tracing::warn!(provider = self.provider.name(), error = %err, "could not summarise the conversation");
+                None
+            }
+        }
+    }
+
     /// The next reply to the conversation `history` (oldest first).
-    pub async fn reply(&self, history: Vec<Turn>, deltas: &Deltas) -> Result<Reply, AiError> {
-        let request = self.request(history);
+    pub async fn reply(
+        &self,
+        history: Vec<Turn>,
+        language: Lang,
+        deltas: &Deltas,
+    ) -> Result<Reply, AiError> {
+        let request = self.request(history, language);
         self.resilience
             .run(self.provider.as_ref(), &request, deltas)
             .await
@@ -275,18 +324,22 @@ impl Assistant {
 
     /// The request for `history`: the system prompt grounded in the passages that match the
     /// customer's last two messages (the last alone is often a follow-up like "how long?").
-    pub fn request(&self, history: Vec<Turn>) -> AssistantRequest {
+    pub fn request(&self, history: Vec<Turn>, language: Lang) -> AssistantRequest {
         let system_instruction = if self.passages == 0 {
             self.system_prompt.clone()
         } else {
             let query: Vec<&str> = latest_client_texts(&history, 2).collect();
-            let passages = self.knowledge.search(&query.join("\n"), self.passages);
+            let hits = self
+                .knowledge
+                .search(&query.join("\n"), language, self.passages);
+            let passages: Vec<_> = hits.iter().map(|hit| hit.passage).collect();
             prompt::grounded_instruction(&self.system_prompt, &passages)
         };
         AssistantRequest {
             system_instruction,
             history,
             max_reply_tokens: self.max_reply_tokens,
+            language,
         }
     }
 }

@@ -287,6 +287,7 @@ mod tests {
                 Turn::new(SenderType::Ai, "Welcome back."),
             ],
             max_reply_tokens: 100,
+            language: crate::domain::language::Lang::En,
         };
         let messages = messages(&request);
         let roles: Vec<&str> = messages

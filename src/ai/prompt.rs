@@ -1,7 +1,7 @@
 //! The instructions sent with every assistant call. (What the customer is told when the
 //! assistant cannot answer is in `protocol::texts`.)
 
-use super::knowledge_base::Passage;
+use crate::knowledge::Passage;
 
 /// Used when `SYSTEM_PROMPT` is not set.
 pub const DEFAULT_SYSTEM_PROMPT: &str = "You are the customer support assistant of this business, \

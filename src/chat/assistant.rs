@@ -15,9 +15,10 @@ use uuid::Uuid;
 use super::{Chat, Error, frames, session_audience, to_session};
 use crate::ai::{AiError, Deltas, Reply, Turn};
 use crate::domain::ids::{SessionId, SessionKey};
+use crate::domain::language::Lang;
 use crate::domain::session::{SenderType, SessionState};
 use crate::limits;
-use crate::protocol::texts::{self, FALLBACK_REPLY, REFUSAL_REPLY, REPEATED_FAILURE_REASON};
+use crate::protocol::texts::{self, REPEATED_FAILURE_REASON};
 use crate::protocol::{ClientEvent, ErrorCode, FrameError};
 use crate::realtime::{Audience, ConnId, Event};
 use crate::store::{self, messages::NewMessage};
@@ -77,14 +78,22 @@ impl Chat {
     /// Answers the session's latest message in the background — unless the session has used up
     /// its assistant calls for this minute: then the customer's socket `from` is told
     /// (`rate_limited`); their message is stored all the same.
-    pub(super) async fn answer(&self, session_id: SessionId, from: ConnId) -> Result<(), Error> {
+    pub(super) async fn answer(
+        &self,
+        session_id: SessionId,
+        from: ConnId,
+        lang: Lang,
+    ) -> Result<(), Error> {
         let per_minute = self.inner.limits.ai_calls_per_minute;
         if !self
             .inner
             .turns
             .allow(session_id, per_minute, Instant::now())
         {
-            let refusal = FrameError::new(ErrorCode::RateLimited, texts::rate_limited(per_minute));
+            let refusal = FrameError::new(
+                ErrorCode::RateLimited,
+                texts::rate_limited(lang, per_minute),
+            );
             let error = ClientEvent::error(&refusal);
             let event = Event::frame(Audience::Connection { conn: from }, error.to_frame());
             return self.publish(vec![event]).await;
@@ -104,7 +113,7 @@ impl Chat {
                 retry_after,
                 "assistant ceiling reached: no call made"
             );
-            let refusal = FrameError::new(ErrorCode::RateLimited, texts::ASSISTANT_BUSY);
+            let refusal = FrameError::new(ErrorCode::RateLimited, texts::assistant_busy(lang));
             let event = Event::frame(
                 Audience::Connection { conn: from },
                 ClientEvent::error(&refusal).to_frame(),
@@ -120,13 +129,36 @@ impl Chat {
         Ok(())
     }
 
-    /// The session's row key while the assistant still answers it.
+    /// The last `AI_HISTORY_MESSAGES` messages of a session, oldest first, as the assistant
+    /// reads them.
+    async fn assistant_history(&self, session_key: SessionKey) -> Result<Vec<Turn>, Error> {
+        let history_len = i64::try_from(self.inner.limits.ai_history_messages).unwrap_or(20);
+        let recent = store::messages::recent(&self.inner.db, session_key, history_len).await?;
+        Ok(recent
+            .into_iter()
+            .map(|m| Turn {
+                sender: m.sender_type,
+                text: m.content,
+                provider_data: m
+                    .provider_data
+                    .and_then(|raw| serde_json::from_str(&raw).ok()),
+            })
+            .collect())
+    }
+
+    /// The recent conversation of `session_id` (see `assistant_history`).
+    pub(super) async fn recent_turns(&self, session_id: SessionId) -> Result<Vec<Turn>, Error> {
+        let session = self.find_session(session_id).await?;
+        self.assistant_history(session.id).await
+    }
+
+    /// The session's row key and the customer's language while the assistant still answers it.
     async fn still_with_assistant(
         &self,
         session_id: SessionId,
-    ) -> Result<Option<SessionKey>, Error> {
+    ) -> Result<Option<(SessionKey, Lang)>, Error> {
         let session = self.find_session(session_id).await?;
-        Ok((session.state == SessionState::Ai).then_some(session.id))
+        Ok((session.state == SessionState::Ai).then(|| (session.id, session.language())))
     }
 
     /// Hands off for the assistant; a session that left the assistant meanwhile stays as it is.
@@ -146,34 +178,23 @@ impl Chat {
         let lock = self.inner.turns.lock_for(session_id);
         let _turn = lock.lock().await;
         // Handed off or claimed while waiting for the lock: a person answers now.
-        let Some(session_key) = self.still_with_assistant(session_id).await? else {
+        let Some((session_key, lang)) = self.still_with_assistant(session_id).await? else {
             return Ok(());
         };
         let assistant = &self.inner.assistant;
-        let history_len = i64::try_from(self.inner.limits.ai_history_messages).unwrap_or(20);
-        let history: Vec<Turn> = store::messages::recent(&self.inner.db, session_key, history_len)
-            .await?
-            .into_iter()
-            .map(|m| Turn {
-                sender: m.sender_type,
-                text: m.content,
-                provider_data: m
-                    .provider_data
-                    .and_then(|raw| serde_json::from_str(&raw).ok()),
-            })
-            .collect();
+        let history = self.assistant_history(session_key).await?;
         // The assistant's last word before the customer's latest message(s) was an apology for
         // a failure: one more failure is two in a row.
         let failed_before = history
             .iter()
             .rev()
             .find(|t| t.sender != SenderType::Client)
-            .is_some_and(|t| t.sender == SenderType::Ai && t.text == FALLBACK_REPLY);
+            .is_some_and(|t| t.sender == SenderType::Ai && texts::is_fallback_reply(&t.text));
 
         let stream_id = Uuid::new_v4().to_string();
         let (deltas, mut receiver) = Deltas::channel();
         let call = async move {
-            let reply = assistant.reply(history, &deltas).await;
+            let reply = assistant.reply(history, lang, &deltas).await;
             drop(deltas);
             reply
         };
@@ -212,19 +233,20 @@ impl Chat {
             }
             Err(AiError::Blocked(why)) => {
                 tracing::info!(%session_id, provider = assistant.name(), reason = %why, "the provider refused; sending the refusal");
-                (REFUSAL_REPLY.to_owned(), None)
+                (texts::refusal_reply(lang), None)
             }
             Err(err) => {
                 tracing::warn!(%session_id, provider = assistant.name(), error = %err, "assistant failed");
                 if failed_before && self.inner.limits.ai_failure_handoff {
                     if !shown.is_empty() {
                         // The half-written reply on screen is replaced by the apology.
-                        self.store_reply(&reply, FALLBACK_REPLY, None).await?;
+                        self.store_reply(&reply, &texts::fallback_reply(lang), None)
+                            .await?;
                     }
                     let reason = REPEATED_FAILURE_REASON.to_owned();
                     return self.assistant_hands_off(session_id, reason, None).await;
                 }
-                (FALLBACK_REPLY.to_owned(), None)
+                (texts::fallback_reply(lang), None)
             }
         };
         // Taken over by a person meanwhile: the reply is dropped, unless the customer saw it

@@ -41,7 +41,8 @@ impl Delivery {
         self.hub
             .deliver(&Audience::Agents { except_admin: None }, &update, None);
         for (index, session) in queue.iter().enumerate() {
-            let frame = ClientEvent::waiting(session.session_id, index + 1).to_frame();
+            let frame =
+                ClientEvent::waiting(session.session_id, index + 1, session.language()).to_frame();
             self.hub
                 .deliver(&session_audience(session.session_id), &frame, None);
         }
@@ -61,7 +62,7 @@ impl Delivery {
                 self.hub.deliver(&audience, &frame, Some(message.id));
             }
             if session.state == SessionState::Closed {
-                let frame = ClientEvent::session_closed(session_id).to_frame();
+                let frame = ClientEvent::session_closed(session_id, session.language()).to_frame();
                 self.hub.deliver(&audience, &frame, None);
             }
         }

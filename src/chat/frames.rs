@@ -56,6 +56,7 @@ pub(super) fn queued(queue: &[SessionRecord]) -> (usize, Vec<QueuedSession>) {
             session_id: s.session_id,
             queued_at: s.queued_at,
             client_name: s.client.name.clone(),
+            summary: s.summary.clone(),
         })
         .collect();
     (queue.len(), sessions)

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::{Chat, Error, frames, to_agent, to_agents, to_session};
 use crate::domain::handoff::asks_for_human;
 use crate::domain::ids::{AgentId, MessageId, SessionId};
+use crate::domain::language;
 use crate::domain::session::{SenderType, SessionStatus, TransitionError};
 use crate::protocol::{Ack, AgentEvent, ClientEvent, Frame, Typing};
 use crate::realtime::{Audience, ConnId, Event};
@@ -143,6 +144,14 @@ impl Chat {
         };
         let inserted = written.store(&mut tx).await?;
         let record = inserted.record().clone();
+        // The customer's language follows what they write, once a message says it clearly.
+        let mut lang = session.language();
+        if let Some(written_in) = language::of_message(content)
+            && (written_in != lang || session.language_code.is_none())
+        {
+            store::sessions::set_language(&mut tx, session.id, written_in).await?;
+            lang = written_in;
+        }
         let mut events: Vec<Event> = ack(from, client_msg_id, &record, Writer::Customer)
             .into_iter()
             .collect();
@@ -161,7 +170,7 @@ impl Chat {
                 if let Some(position) = position {
                     events.push(to_session(
                         session_id,
-                        &ClientEvent::waiting(session_id, position),
+                        &ClientEvent::waiting(session_id, position, lang),
                     ));
                 }
             }
@@ -173,7 +182,7 @@ impl Chat {
             if asks_for_human(content) {
                 self.hand_off(session_id, None, None).await?;
             } else {
-                self.answer(session_id, from).await?;
+                self.answer(session_id, from, lang).await?;
             }
         }
         Ok(MessageReceipt::from(&record))

@@ -16,6 +16,7 @@ mod frames;
 mod messages;
 mod openings;
 mod sessions;
+mod suggestions;
 
 /// What the use cases return: sessions (with their customer) and messages as stored.
 pub use crate::store::messages::MessageRecord;

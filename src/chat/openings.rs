@@ -36,7 +36,7 @@ impl Chat {
             .register_client(session_id, peer, MessageId(0));
         let mut sent = vec![
             ClientEvent::Connected {
-                message: texts::CONNECTED.into(),
+                message: texts::connected(session.language()).into(),
                 session_id,
                 state: session.state,
             }
@@ -52,10 +52,13 @@ impl Chat {
             }
         }
         match session.status() {
-            SessionStatus::Closed => sent.push(ClientEvent::session_closed(session_id).to_frame()),
+            SessionStatus::Closed => {
+                sent.push(ClientEvent::session_closed(session_id, session.language()).to_frame())
+            }
             SessionStatus::Waiting => {
                 if let Some(position) = store::sessions::queue_position(db, session_id).await? {
-                    sent.push(ClientEvent::waiting(session_id, position).to_frame());
+                    let waiting = ClientEvent::waiting(session_id, position, session.language());
+                    sent.push(waiting.to_frame());
                 }
             }
             SessionStatus::Assigned(_) | SessionStatus::Ai => {}

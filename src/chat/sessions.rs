@@ -7,8 +7,10 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::{Chat, Error, frames, session_audience, to_agent, to_agents, to_session};
+use crate::ai::Turn;
 use crate::domain::client_info::NewClientInfo;
-use crate::domain::ids::{AgentId, SessionId};
+use crate::domain::ids::{AgentId, SessionId, SessionKey};
+use crate::domain::language::Lang;
 use crate::domain::session::{SenderType, SessionStatus, TransitionError};
 use crate::limits;
 use crate::protocol::{AgentEvent, ClientEvent, texts};
@@ -24,6 +26,7 @@ impl Chat {
     pub async fn create_session(
         &self,
         client: &NewClientInfo,
+        language: Option<Lang>,
         address: IpAddr,
     ) -> Result<SessionRecord, Error> {
         let now = Utc::now();
@@ -36,7 +39,7 @@ impl Chat {
                 retry_after: Some(retry_after),
             });
         }
-        let session = store::sessions::create(&self.inner.db, client, now).await?;
+        let session = store::sessions::create(&self.inner.db, client, language, now).await?;
         tracing::info!(session_id = %session.session_id, "session created");
         Ok(session)
     }
@@ -132,17 +135,21 @@ impl Chat {
         provider_data: Option<String>,
     ) -> Result<SessionRecord, Error> {
         let now = Utc::now();
+        let history = self.recent_turns(session_id).await?;
+        let summary = self.inner.assistant.offline_summary(&history);
         let mut tx = self.inner.db.begin().await?;
         let Some(queued) = store::sessions::hand_off(&mut tx, session_id, now).await? else {
             return Err(self.explain(tx, session_id, SessionStatus::hand_off).await);
         };
+        store::sessions::set_summary(&mut tx, queued.id, &summary).await?;
+        let notice_text = texts::handoff(queued.language());
         let notice = store::messages::insert(
             &mut tx,
             &NewMessage {
                 session: queued.id,
                 sender: SenderType::Ai,
                 sender_admin_id: None,
-                content: texts::HANDOFF,
+                content: notice_text,
                 client_msg_id: None,
                 provider_data: provider_data.as_deref(),
                 created_at: now,
@@ -155,7 +162,7 @@ impl Chat {
             Event::message(
                 session_audience(session_id),
                 ClientEvent::HandoffRequested {
-                    message: texts::HANDOFF.into(),
+                    message: notice_text.into(),
                     sender_type: SenderType::Ai,
                     session_id,
                     id: Some(notice.id),
@@ -171,13 +178,40 @@ impl Chat {
                     client_name: queued.client.name.clone(),
                     queue_size,
                     reason: reason.clone(),
+                    summary,
                 },
             ),
             Event::QueueChanged,
         ];
         self.commit(tx, events).await?;
         tracing::info!(%session_id, reason = reason.as_deref().unwrap_or("customer request"), "session handed off to the queue");
+        let chat = self.clone();
+        self.inner.tasks.spawn(async move {
+            if let Err(err) = chat.write_llm_summary(session_id, queued.id, history).await {
+                tracing::warn!(%session_id, error = %err, "could not store the summary");
+            }
+        });
         Ok(queued)
+    }
+
+    /// With an LLM configured, replaces the hand-off summary with two sentences it writes and
+    /// tells the agents.
+    async fn write_llm_summary(
+        &self,
+        session_id: SessionId,
+        key: SessionKey,
+        history: Vec<Turn>,
+    ) -> Result<(), Error> {
+        let Some(summary) = self.inner.assistant.summarise(&history).await else {
+            return Ok(());
+        };
+        let mut tx = self.inner.db.begin().await?;
+        store::sessions::set_summary(&mut tx, key, &summary).await?;
+        let event = AgentEvent::SessionSummary {
+            session_id,
+            summary,
+        };
+        self.commit(tx, vec![to_agents(None, &event)]).await
     }
 
     /// The customer pressed "talk to a person".
@@ -220,7 +254,7 @@ impl Chat {
             to_session(
                 session_id,
                 &ClientEvent::AgentConnected {
-                    message: texts::agent_joined(&agent_name),
+                    message: texts::agent_joined(claimed.language(), &agent_name),
                     session_id,
                     agent_name,
                 },
@@ -272,7 +306,7 @@ impl Chat {
             to_session(
                 session_id,
                 &ClientEvent::ReturnedToAi {
-                    message: texts::RETURNED_TO_AI.into(),
+                    message: texts::returned_to_ai(returned.language()).into(),
                     session_id,
                 },
             ),
@@ -296,7 +330,10 @@ impl Chat {
             return Err(self.explain(tx, session_id, |s| s.close(agent)).await);
         };
         let mut events = vec![
-            to_session(session_id, &ClientEvent::session_closed(session_id)),
+            to_session(
+                session_id,
+                &ClientEvent::session_closed(session_id, closed.language()),
+            ),
             to_agent(agent, &AgentEvent::SessionClosed { session_id }),
         ];
         if before.status() == SessionStatus::Waiting {

@@ -133,6 +133,15 @@ static MODEL: LazyLock<LanguageModel> = LazyLock::new(|| {
     )
 });
 
+/// The language of a customer's message when it says so clearly: a confident reading of at
+/// least two words ("ok" or "agent" alone says nothing; "hola" alone is too little to switch
+/// a session that is already in another language, but not too little to start with).
+pub fn of_message(text: &str) -> Option<Lang> {
+    let words = super::features::words(text).len();
+    let (lang, p) = detect(text)?;
+    (p >= 0.97 && words >= 2 || p >= 0.995).then_some(lang)
+}
+
 /// Trains the model now rather than on first use.
 pub fn warm_up() {
     LazyLock::force(&MODEL);

@@ -55,7 +55,7 @@ pub fn check_text(value: &str) -> Result<(), Invalid> {
     Ok(())
 }
 
-pub(crate) fn check_length(value: &str, min: usize, max: usize) -> Result<(), Invalid> {
+pub fn check_length(value: &str, min: usize, max: usize) -> Result<(), Invalid> {
     let chars = value.chars().count();
     if chars < min {
         let unit = if min == 1 { "character" } else { "characters" };

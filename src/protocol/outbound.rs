@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{ErrorCode, Frame, FrameError, Holder, texts, to_frame};
 use crate::domain::ids::{AgentId, MessageId, SessionId};
+use crate::domain::language::Lang;
 use crate::domain::session::{SenderType, SessionState};
 
 /// The customer's contact details, as sent to the claiming agent.
@@ -22,6 +23,9 @@ pub struct QueuedSession {
     pub session_id: SessionId,
     pub queued_at: Option<DateTime<Utc>>,
     pub client_name: String,
+    /// What the agent who takes over should know first (Switchboard addition).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 /// `typing`: the other side is writing.
@@ -136,6 +140,14 @@ pub enum AgentEvent {
         queue_size: usize,
         #[serde(skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// What the agent who takes over should know first (Switchboard addition).
+        summary: String,
+    },
+    /// A better summary of a queued or held session, written by the LLM after the hand-off
+    /// (Switchboard addition).
+    SessionSummary {
+        session_id: SessionId,
+        summary: String,
     },
     SessionClaimed {
         session_id: SessionId,
@@ -178,18 +190,18 @@ impl ClientEvent {
     }
 
     /// The customer's place in the queue (1 = next).
-    pub fn waiting(session_id: SessionId, queue_position: usize) -> Self {
+    pub fn waiting(session_id: SessionId, queue_position: usize, lang: Lang) -> Self {
         Self::Waiting {
-            message: texts::waiting(queue_position),
+            message: texts::waiting(lang, queue_position),
             session_id,
             queue_position,
         }
     }
 
     /// The conversation is over.
-    pub fn session_closed(session_id: SessionId) -> Self {
+    pub fn session_closed(session_id: SessionId, lang: Lang) -> Self {
         Self::SessionClosed {
-            message: texts::SESSION_CLOSED.into(),
+            message: texts::session_closed(lang).into(),
             session_id,
         }
     }
@@ -216,7 +228,7 @@ mod tests {
 
     #[test]
     fn events_serialise_with_their_type() {
-        let frame = ClientEvent::waiting(SessionId(uuid::Uuid::nil()), 2).to_frame();
+        let frame = ClientEvent::waiting(SessionId(uuid::Uuid::nil()), 2, Lang::En).to_frame();
         let value: Value = serde_json::from_str(frame.as_str()).unwrap();
         assert_eq!(value["type"], "waiting");
         assert_eq!(value["queue_position"], 2);

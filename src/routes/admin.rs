@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::json::Checker;
-use super::models::{Admin, Session, sessions};
+use super::models::{Admin, Session, Suggestion, sessions};
 use super::parse_session_id;
 use crate::auth::AuthAdmin;
 use crate::error::ApiError;
@@ -23,6 +23,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(claim))
         .routes(routes!(close))
         .routes(routes!(me))
+        .routes(routes!(suggestions))
 }
 
 /// Sessions waiting for an agent, oldest handoff first.
@@ -156,6 +157,42 @@ async fn close(
         .close_session(parse_session_id(&session_id)?, agent.id)
         .await?;
     Ok(Json(session.into()))
+}
+
+/// Passages suggested for a session.
+const SUGGESTIONS: usize = 3;
+
+/// The knowledge-base passages that best match the customer's latest message (agent assist),
+/// best first; empty before the customer has written or when nothing matches.
+#[utoipa::path(
+    get, path = "/api/admin/sessions/{session_id}/suggestions", tag = "admin", security(("bearer" = [])),
+    params(("session_id" = String, Path, description = "The session's UUID")),
+    responses(
+        (status = 200, body = Vec<Suggestion>),
+        (status = 401, description = "Not authenticated", body = super::models::ErrorBody),
+        (status = 404, description = "Session not found", body = super::models::ErrorBody),
+    )
+)]
+async fn suggestions(
+    State(state): State<AppState>,
+    _agent: AuthAdmin,
+    Path(session_id): Path<String>,
+) -> Result<Json<Vec<Suggestion>>, ApiError> {
+    let found = state
+        .chat
+        .suggestions(parse_session_id(&session_id)?, SUGGESTIONS)
+        .await?;
+    Ok(Json(
+        found
+            .into_iter()
+            .map(|s| Suggestion {
+                heading: s.passage.heading,
+                text: s.passage.text,
+                source: s.passage.source.display().to_string(),
+                coverage: s.coverage,
+            })
+            .collect(),
+    ))
 }
 
 /// The logged-in agent's account.

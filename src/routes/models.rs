@@ -35,6 +35,12 @@ pub struct Session {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The customer's language (`en`, `es`, `fr`, `de`, `pt`) once known (Switchboard
+    /// addition).
+    pub language: Option<String>,
+    /// What the agent who takes over should know first, written at hand-off (Switchboard
+    /// addition).
+    pub summary: Option<String>,
 }
 
 impl From<SessionRecord> for Session {
@@ -55,8 +61,21 @@ impl From<SessionRecord> for Session {
             created_at: r.created_at,
             updated_at: r.updated_at,
             closed_at: r.closed_at,
+            language: r.language_code,
+            summary: r.summary,
         }
     }
+}
+
+/// A knowledge-base passage suggested to an agent for the customer's latest message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Suggestion {
+    pub heading: String,
+    pub text: String,
+    /// The markdown file it comes from.
+    pub source: String,
+    /// Share of the customer's message this passage covers (0–1).
+    pub coverage: f64,
 }
 
 /// A session just opened, with the customer's secret for it.

@@ -13,8 +13,10 @@ use super::json::{Checker, FromJson, ValidJson};
 use super::models::{CreatedSession, Message, Session};
 use super::parse_session_id;
 use crate::auth::MaybeAuthAdmin;
+use crate::domain::check_length;
 use crate::domain::client_info::{ClientName, Email, NewClientInfo, Phone};
 use crate::domain::ids::MessageId;
+use crate::domain::language::Lang;
 use crate::error::ApiError;
 use crate::security::ClientAddress;
 use crate::state::AppState;
@@ -31,11 +33,20 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[schema(as = CreateSessionBody)]
 pub struct CreateSession {
     client_info: NewClientInfo,
+    /// The customer's language as the browser reports it (`navigator.language`, a BCP 47 tag
+    /// such as `es-MX`). Switchboard's own texts are in English, Spanish, French, German or
+    /// Portuguese; another language gets English until the customer writes in one of these.
+    #[schema(value_type = Option<String>, max_length = 35, example = "es-MX")]
+    language: Option<Lang>,
 }
 
 impl FromJson for CreateSession {
     fn from_json(body: &Value, c: &mut Checker) -> Option<Self> {
         let root = c.object(body, &["body"])?;
+        let language = c.optional_field(root, &["body"], "language", |tag| {
+            check_length(tag, 0, 35)?;
+            Ok(Lang::from_code(tag))
+        });
         let info = c.nested(root, &["body"], "client_info")?;
         let loc = ["body", "client_info"];
         let name = c.field(info, &loc, "name", ClientName::parse);
@@ -47,6 +58,7 @@ impl FromJson for CreateSession {
                 email: email?,
                 phone: phone?,
             },
+            language: language?.flatten(),
         })
     }
 }
@@ -68,7 +80,7 @@ async fn create_session(
 ) -> Result<(StatusCode, Json<CreatedSession>), ApiError> {
     let session = state
         .chat
-        .create_session(&body.client_info, address)
+        .create_session(&body.client_info, body.language, address)
         .await?;
     let client_token = state.chat.client_token(session.session_id);
     let session = CreatedSession {

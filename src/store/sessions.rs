@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 use super::{Db, StoreError, Tx};
 use crate::domain::client_info::NewClientInfo;
 use crate::domain::ids::{AgentId, SessionId, SessionKey};
+use crate::domain::language::Lang;
 use crate::domain::session::{SessionState, SessionStatus};
 
 /// A session row with its customer's details.
@@ -23,6 +24,11 @@ pub struct SessionRecord {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The customer's language code, when known (see [`SessionRecord::language`]).
+    #[sqlx(rename = "language")]
+    pub language_code: Option<String>,
+    /// For the agent who takes over (written at hand-off).
+    pub summary: Option<String>,
     #[sqlx(flatten)]
     pub client: ClientRecord,
 }
@@ -46,6 +52,14 @@ impl SessionRecord {
     pub fn status(&self) -> SessionStatus {
         SessionStatus::from_stored(self.state, self.assigned_admin_id)
     }
+
+    /// The language Switchboard writes to this customer in: the one known, else English.
+    pub fn language(&self) -> Lang {
+        self.language_code
+            .as_deref()
+            .and_then(Lang::from_code)
+            .unwrap_or(Lang::En)
+    }
 }
 
 /// `SELECT` of [`SessionRecord`]s followed by the given clauses, as one static string.
@@ -53,7 +67,7 @@ macro_rules! select_sessions {
     ($clauses:literal) => {
         concat!(
             "SELECT s.id, s.session_id, s.state, s.assigned_admin_id, s.queued_at, \
-             s.created_at, s.updated_at, s.closed_at, c.id AS client_id, c.name AS client_name, \
+             s.created_at, s.updated_at, s.closed_at, s.language, s.summary, c.id AS client_id, c.name AS client_name, \
              c.email AS client_email, c.phone AS client_phone, c.created_at AS client_created_at \
              FROM chat_sessions s JOIN client_info c ON c.id = s.client_info_id ",
             $clauses
@@ -67,6 +81,7 @@ const BY_ID: &str = select_sessions!("WHERE s.id = $1");
 pub async fn create(
     db: &Db,
     client: &NewClientInfo,
+    language: Option<Lang>,
     now: DateTime<Utc>,
 ) -> Result<SessionRecord, StoreError> {
     with_pool!(db, pool => {
@@ -81,12 +96,13 @@ pub async fn create(
         .fetch_one(&mut *tx)
         .await?;
         let id: SessionKey = sqlx::query_scalar(
-            "INSERT INTO chat_sessions (session_id, client_info_id, state, created_at, updated_at) \
-             VALUES ($1, $2, 'AI', $3, $3) RETURNING id",
+            "INSERT INTO chat_sessions (session_id, client_info_id, state, created_at, updated_at, language) \
+             VALUES ($1, $2, 'AI', $3, $3, $4) RETURNING id",
         )
         .bind(SessionId::new())
         .bind(client_id)
         .bind(now)
+        .bind(language.map(Lang::code))
         .fetch_one(&mut *tx)
         .await?;
         let record = sqlx::query_as::<_, SessionRecord>(BY_ID)
@@ -96,6 +112,31 @@ pub async fn create(
         tx.commit().await?;
         Ok(record)
     })
+}
+
+/// Records that the customer of session `key` writes in `language` (inside the transaction
+/// that stores the message it was read from).
+pub async fn set_language(tx: &mut Tx, key: SessionKey, language: Lang) -> Result<(), StoreError> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query("UPDATE chat_sessions SET language = $1 WHERE id = $2")
+            .bind(language.code())
+            .bind(key)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+    })?)
+}
+
+/// Stores the summary agents see for session `key`.
+pub async fn set_summary(tx: &mut Tx, key: SessionKey, summary: &str) -> Result<(), StoreError> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query("UPDATE chat_sessions SET summary = $1 WHERE id = $2")
+            .bind(summary)
+            .bind(key)
+            .execute(&mut *conn)
+            .await
+            .map(|_| ())
+    })?)
 }
 
 pub async fn find(db: &Db, session_id: SessionId) -> Result<Option<SessionRecord>, StoreError> {

@@ -211,3 +211,52 @@ fn kb_check_lists_passages_and_what_a_question_retrieves() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("no passages"));
 }
+
+#[test]
+fn kb_eval_scores_a_question_file_against_its_knowledge_base() {
+    let dir = tempfile::tempdir().unwrap();
+    let kb = dir.path().join("kb");
+    std::fs::create_dir(&kb).unwrap();
+    std::fs::write(
+        kb.join("faq.md"),
+        "## How do I return an item?\nReturns are free within 30 days.\n\n## Do you sell gift cards?\nYes, from 10 to 200 euros.\n",
+    )
+    .unwrap();
+    let questions = dir.path().join("questions.json");
+    std::fs::write(
+        &questions,
+        serde_json::json!({
+            "knowledge_base": "kb",
+            "questions": [
+                {"question": "can I return my shoes?", "expect": ["How do I return an item?"], "language": "en"},
+                {"question": "gift cards?", "expect": ["Do you sell gift cards?"], "language": "en"},
+                {"question": "what is the capital of Peru", "expect": [], "language": "en"},
+            ]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let output = switchboard(dir.path(), &[])
+        .args(["kb", "eval", questions.to_str().unwrap(), "--misses"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("en "))
+        .expect("an en row");
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    // answerable, right, wrong, declined | out-of-scope, declined
+    assert_eq!(&cells[1..5], ["2", "1.00", "0.00", "0.00"], "{stdout}");
+    assert_eq!(&cells[6..8], ["1", "1.00"], "{stdout}");
+
+    // A file that is not a question file is a clear error.
+    std::fs::write(&questions, "[1, 2]").unwrap();
+    let output = switchboard(dir.path(), &[])
+        .args(["kb", "eval", questions.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is not a question file"));
+}

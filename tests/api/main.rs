@@ -10,6 +10,7 @@ mod docs;
 mod fake_ai;
 mod health;
 mod helpers;
+mod language;
 mod outage;
 mod pages;
 mod realtime;

@@ -16,6 +16,7 @@ const view = {
   conversation: $("conversation"), title: $("conversation-title"), details: $("conversation-details"),
   actions: $("actions"), release: $("release"), returnToAi: $("return"), close: $("close"),
   transcript: $("transcript"), typing: $("typing"), replyForm: $("reply-form"), reply: $("reply"),
+  summary: $("summary"), suggestionsBox: $("suggestions-box"), suggestions: $("suggestions"),
 };
 
 const SENDERS = { CLIENT: "client", AI: "ai", ADMIN: "admin" };
@@ -37,6 +38,8 @@ let typingTimer = null;
 const queue = new Map();
 /** Why the assistant handed a session off, by session id. */
 const reasons = new Map();
+/** What the agent should know first about a handed-off session, by session id. */
+const summaries = new Map();
 /** Sessions this agent holds, by session id: { session, messages: Map, unread }. */
 const mine = new Map();
 /** Claims sent and not yet answered. */
@@ -131,7 +134,7 @@ function signOut(message) {
   clearTimeout(refreshTimer);
   clearTimeout(retryTimer);
   if (socket) { const s = socket; socket = null; s.close(1000); }
-  for (const map of [queue, reasons, mine, pending]) map.clear();
+  for (const map of [queue, reasons, summaries, mine, pending]) map.clear();
   claiming.clear();
   current = null;
   lastId = 0;
@@ -191,7 +194,13 @@ function handle(frame) {
       break;
     case "new_session_queued":
       if (frame.reason) reasons.set(frame.session_id, frame.reason);
+      summaries.set(frame.session_id, frame.summary);
       notify();
+      break;
+    case "session_summary":
+      summaries.set(frame.session_id, frame.summary);
+      renderQueue();
+      if (current && current.id === frame.session_id) showSummary(frame.summary);
       break;
     case "session_claimed":
       claiming.delete(frame.session_id);
@@ -242,7 +251,10 @@ function handle(frame) {
 function setQueue(sessions) {
   const before = new Set(queue.keys());
   queue.clear();
-  for (const s of sessions) queue.set(s.session_id, s);
+  for (const s of sessions) {
+    queue.set(s.session_id, s);
+    if (s.summary) summaries.set(s.session_id, s.summary);
+  }
   if ([...queue.keys()].some((id) => !before.has(id)) && before.size + sessions.length > 0) notify();
   renderQueue();
 }
@@ -266,6 +278,8 @@ function renderQueue() {
       el("span", { class: "name", text: entry.client_name || "Customer" }),
       el("span", { class: "meta", text: waited(entry.queued_at) }));
     if (reason) who.append(el("span", { class: "meta", text: `Assistant: ${reason}` }));
+    const summary = summaries.get(entry.session_id);
+    if (summary) who.append(el("span", { class: "summary-line", text: summary }));
     return el("li", {}, who, claim);
   }));
 }
@@ -317,7 +331,10 @@ function received(message) {
     renderMine();
     if (current && current.id === message.session_id) line(message);
   }
-  if (message.sender_type === "CLIENT") notify();
+  if (message.sender_type === "CLIENT") {
+    notify();
+    if (current && current.id === message.session_id && current.held) loadSuggestions(message.session_id);
+  }
 }
 
 function letGo(sessionId, text) {
@@ -363,6 +380,9 @@ async function show(sessionId, held) {
   const info = session.client_info;
   view.title.textContent = info.name;
   view.details.textContent = `${info.email} · ${info.phone} · ${session.state}`;
+  showSummary(session.summary || summaries.get(sessionId));
+  if (held) loadSuggestions(sessionId);
+  else view.suggestionsBox.hidden = true;
   view.transcript.replaceChildren();
   const entry = mine.get(sessionId);
   for (const message of messages) {
@@ -376,6 +396,36 @@ async function show(sessionId, held) {
   // On a narrow screen the conversation is below the lists: bring it into view.
   if (window.innerWidth <= 720) view.conversation.scrollIntoView({ block: "start" });
   if (held) view.reply.focus({ preventScroll: window.innerWidth <= 720 });
+}
+
+function showSummary(text) {
+  view.summary.hidden = !text;
+  view.summary.textContent = text ? `Summary: ${text}` : "";
+}
+
+// ---------------------------------------------------------------- agent assist
+async function loadSuggestions(sessionId) {
+  let found = [];
+  try {
+    found = await api(`/api/admin/sessions/${sessionId}/suggestions`);
+  } catch {
+    found = [];
+  }
+  if (!current || current.id !== sessionId) return;
+  view.suggestionsBox.hidden = found.length === 0;
+  view.suggestions.replaceChildren(...found.map((passage) => {
+    const use = el("button", { type: "button", class: "secondary", text: "Use",
+      "aria-label": `Use the passage “${passage.heading}” in the reply` });
+    use.addEventListener("click", () => {
+      view.reply.value = passage.text;
+      view.reply.focus();
+    });
+    return el("li", { class: "suggestion" },
+      el("div", { class: "who" },
+        el("span", { class: "name", text: passage.heading }),
+        el("span", { class: "passage", text: passage.text })),
+      use);
+  }));
 }
 
 function pendingLine(reply) {

@@ -432,7 +432,7 @@ async function start(identity) {
     response = await fetch(`${origin}/api/sessions`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ client_info: identity }),
+      body: JSON.stringify({ client_info: identity, language: lang }),
     });
   } catch {
     formError.textContent = t.failed;
