@@ -52,7 +52,13 @@ pub fn offline(kb: &KnowledgeBase, history: &[Turn]) -> String {
     }
     let mut summary = format!("The customer wrote: {}.", quotes.join(" "));
     if !topics.is_empty() {
-        summary.push_str(&format!(" Topics matched: {}.", topics.join("; ")));
+        let topics = topics.join("; ");
+        let stop = if topics.ends_with(['.', '?', '!']) {
+            ""
+        } else {
+            "."
+        };
+        summary.push_str(&format!(" Topics matched: {topics}{stop}"));
     }
     summary
 }

@@ -415,7 +415,7 @@ async function loadSuggestions(sessionId) {
   view.suggestionsBox.hidden = found.length === 0;
   view.suggestions.replaceChildren(...found.map((passage) => {
     const use = el("button", { type: "button", class: "secondary", text: "Use",
-      "aria-label": `Use the passage “${passage.heading}” in the reply` });
+      "aria-label": `Use the passage “${passage.heading}”` });
     use.addEventListener("click", () => {
       view.reply.value = passage.text;
       view.reply.focus();

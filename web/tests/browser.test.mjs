@@ -84,9 +84,17 @@ describe("the widget and the console", () => {
     await widget.getByRole("button", { name: "Talk to a person" }).click();
     await log(widget).getByText("connecting you with a human agent").waitFor();
     // The agent sees the entry appear without reloading, and claims it.
+    // The queue entry says what the customer wanted before the agent opens it.
+    await queueEntry(agent, "John Doe").getByText("How long does shipping take?").waitFor();
     await queueEntry(agent, "John Doe").getByRole("button", { name: "Claim" }).click();
     await agent.getByRole("list", { name: "My conversations" }).getByText("John Doe").waitFor();
     await log(widget).getByText("Ada Lovelace (a person) has joined").waitFor();
+    // The summary, and the knowledge base's passages for the customer's latest message.
+    await agent.getByText(/^Summary: The customer wrote/).waitFor();
+    const suggestions = agent.getByRole("list", { name: "Suggested passages" });
+    await suggestions.getByRole("button", { name: /Use the passage “How long does shipping take\?”/ }).click();
+    assert.match(await agent.getByRole("textbox", { name: "Reply" }).inputValue(), /working days/);
+    await agent.getByRole("textbox", { name: "Reply" }).fill("");
     if (shots) await agent.screenshot({ path: join(shots, "console.png") });
 
     // Typing shows both ways, then the messages.
