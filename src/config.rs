@@ -63,6 +63,7 @@ pub const VARIABLES: &[&str] = &[
     "OPENAI_API_KEY",
     "OPENAI_MODEL",
     "KNOWLEDGE_BASE",
+    "EMBEDDING_MODEL",
     "SYSTEM_PROMPT",
     "AI_TIMEOUT_SECONDS",
     "AI_HISTORY_MESSAGES",
@@ -81,6 +82,10 @@ pub const VARIABLES: &[&str] = &[
 
 /// Where the knowledge base is looked for when `KNOWLEDGE_BASE` is unset.
 pub const DEFAULT_KNOWLEDGE_BASE: &str = "knowledge_base";
+
+/// Where the sentence-embedding model is looked for when `EMBEDDING_MODEL` is unset (where
+/// `scripts/fetch-model` puts it).
+pub const DEFAULT_EMBEDDING_MODEL: &str = "models/all-MiniLM-L6-v2";
 
 /// Minimum signing-key length when `DEBUG=false`; HS256 wants at least 256 bits.
 pub const MIN_SECRET_KEY_BYTES: usize = 32;
@@ -139,6 +144,10 @@ pub struct Settings {
     /// `KNOWLEDGE_BASE`: markdown file or folder the assistant answers from.
     /// Default `knowledge_base/` (a sample shipped with Switchboard).
     pub knowledge_base: PathBuf,
+    /// `EMBEDDING_MODEL`: folder of the sentence-embedding model for semantic retrieval, or
+    /// `off`. Default `models/all-MiniLM-L6-v2`, used when present (`scripts/fetch-model`);
+    /// a folder named explicitly must exist.
+    pub embedding_model: Option<PathBuf>,
     /// `SYSTEM_PROMPT`: instructions sent to the model on every call; a built-in default
     /// when unset.
     pub system_prompt: Option<String>,
@@ -335,6 +344,11 @@ impl Settings {
             openai_model: get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".into()),
             knowledge_base: get("KNOWLEDGE_BASE")
                 .map_or_else(|| PathBuf::from("knowledge_base"), PathBuf::from),
+            embedding_model: match get("EMBEDDING_MODEL").as_deref() {
+                Some("off") => None,
+                Some(path) => Some(PathBuf::from(path)),
+                None => Some(PathBuf::from(DEFAULT_EMBEDDING_MODEL)),
+            },
             system_prompt: lookup("SYSTEM_PROMPT").filter(|p| !p.trim().is_empty()),
             ai_timeout: Duration::from_secs(parse_number(
                 "AI_TIMEOUT_SECONDS",

@@ -3,19 +3,18 @@
 //! `switchboard kb eval FILE.json` is `knowledge::eval`.
 
 use std::fmt::Write;
-use std::sync::Arc;
 
 use anyhow::bail;
 
 use crate::ai::knowledge_base::Responder;
-use crate::ai::load_knowledge_base;
+use crate::ai::knowledge_with_embeddings;
 use crate::config::Settings;
 use crate::knowledge::eval::question_language;
 use crate::knowledge::{KnowledgeBase, MAX_PASSAGE_CHARS};
 
 /// The report for the configured knowledge base; an error when it indexes nothing.
 pub fn check(settings: &Settings, query: Option<&str>) -> anyhow::Result<String> {
-    let kb = load_knowledge_base(settings)?;
+    let kb = knowledge_with_embeddings(settings, true)?;
     if kb.is_empty() {
         bail!(
             "the knowledge base at {} has no passages: write markdown with a heading above each answer",
@@ -24,6 +23,12 @@ pub fn check(settings: &Settings, query: Option<&str>) -> anyhow::Result<String>
     }
     let mut out = String::new();
     let _ = writeln!(out, "{}", summary(&kb));
+    let retrieval = if kb.is_hybrid() {
+        "lexical + semantic (embedding model loaded)"
+    } else {
+        "lexical only (no embedding model: scripts/fetch-model)"
+    };
+    let _ = writeln!(out, "Retrieval: {retrieval}");
     for passage in kb.passages() {
         let _ = writeln!(
             out,
@@ -55,7 +60,7 @@ pub fn check(settings: &Settings, query: Option<&str>) -> anyhow::Result<String>
                 hit.passage.heading
             );
         }
-        let answer = Responder::new(Arc::new(kb)).answer(query, lang);
+        let answer = Responder::new(kb.clone()).answer(query, lang);
         let _ = writeln!(out, "\nThe offline responder answers:\n  {answer}");
     }
     Ok(out)

@@ -158,7 +158,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Kb {
             command: KbCommand::Eval { file, misses },
         } => {
-            print!("{}", switchboard::knowledge::eval::run(&file, misses)?);
+            let embedder = switchboard::ai::load_embedder(&settings)?;
+            print!(
+                "{}",
+                switchboard::knowledge::eval::run(&file, misses, embedder)?
+            );
             Ok(())
         }
     }

@@ -98,11 +98,15 @@ impl Provider for Responder {
         request: &'a AssistantRequest,
         _deltas: &'a Deltas,
     ) -> BoxFuture<'a, Result<Reply, AiError>> {
-        // The answer is ready at once: nothing to stream.
+        // Nothing to stream; the search (an embedding, with a model) runs off the async threads.
+        let responder = Responder::new(self.kb.clone());
+        let question = request.latest_question().to_owned();
+        let lang = request.language;
         Box::pin(async move {
-            Ok(Reply::text(
-                self.answer(request.latest_question(), request.language),
-            ))
+            let answer = tokio::task::spawn_blocking(move || responder.answer(&question, lang))
+                .await
+                .map_err(|e| AiError::Malformed(format!("the offline responder failed: {e}")))?;
+            Ok(Reply::text(answer))
         })
     }
 }

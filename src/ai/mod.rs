@@ -24,10 +24,11 @@ use futures_util::future::BoxFuture;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::config::{AiProvider, DEFAULT_KNOWLEDGE_BASE, Settings};
+use crate::config::{AiProvider, DEFAULT_EMBEDDING_MODEL, DEFAULT_KNOWLEDGE_BASE, Settings};
 use crate::domain::language::Lang;
 use crate::domain::session::SenderType;
 use crate::knowledge::KnowledgeBase;
+use crate::knowledge::embedding::Embedder;
 use resilience::Resilience;
 
 /// The tool LLM providers are offered to hand the conversation to a person.
@@ -239,7 +240,7 @@ pub struct Assistant {
 impl Assistant {
     /// The assistant `AI_PROVIDER` selects.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        let knowledge = Arc::new(load_knowledge_base(settings)?);
+        let knowledge = knowledge_with_embeddings(settings, false)?;
         tracing::info!(passages = knowledge.len(), "knowledge base indexed");
         let provider: Box<dyn Provider> = match settings.ai_provider {
             AiProvider::KnowledgeBase => {
@@ -358,6 +359,57 @@ pub fn load_knowledge_base(settings: &Settings) -> anyhow::Result<KnowledgeBase>
             path.display()
         )
     })
+}
+
+/// The sentence-embedding model at `EMBEDDING_MODEL`: `None` when it is `off`, or when the
+/// default folder is absent (lexical retrieval alone); an error when a named folder is missing
+/// or not a model.
+pub fn load_embedder(settings: &Settings) -> anyhow::Result<Option<Arc<Embedder>>> {
+    let Some(path) = &settings.embedding_model else {
+        return Ok(None);
+    };
+    if !path.exists() && path == Path::new(DEFAULT_EMBEDDING_MODEL) {
+        tracing::info!(
+            "no embedding model at {DEFAULT_EMBEDDING_MODEL} (scripts/fetch-model installs it): lexical retrieval only"
+        );
+        return Ok(None);
+    }
+    let embedder = Embedder::load(path).with_context(|| {
+        format!(
+            "could not load the embedding model at {} (check EMBEDDING_MODEL, or run scripts/fetch-model)",
+            path.display()
+        )
+    })?;
+    Ok(Some(Arc::new(embedder)))
+}
+
+/// The knowledge base with semantic retrieval attached when a model is configured: at once
+/// (`wait`), or on a background thread while lexical retrieval serves (the server).
+pub fn knowledge_with_embeddings(
+    settings: &Settings,
+    wait: bool,
+) -> anyhow::Result<Arc<KnowledgeBase>> {
+    let knowledge = Arc::new(load_knowledge_base(settings)?);
+    if let Some(embedder) = load_embedder(settings)? {
+        let kb = knowledge.clone();
+        let attach = move || {
+            let started = std::time::Instant::now();
+            kb.attach(embedder);
+            tracing::info!(
+                passages = kb.len(),
+                took_ms = started.elapsed().as_millis() as u64,
+                "knowledge base embedded: semantic retrieval on"
+            );
+        };
+        if wait {
+            attach();
+        } else {
+            std::thread::Builder::new()
+                .name("kb-embeddings".into())
+                .spawn(attach)?;
+        }
+    }
+    Ok(knowledge)
 }
 
 /// An HTTP client for a provider: connection set-up is bounded here; silence during a call is

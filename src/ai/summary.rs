@@ -26,7 +26,7 @@ fn quote(text: &str) -> String {
 }
 
 /// The offline summary of `history` (oldest first): the customer's last messages, quoted, and
-/// the knowledge-base topics their messages matched.
+/// the knowledge-base topics they matched.
 pub fn offline(kb: &KnowledgeBase, history: &[Turn]) -> String {
     let customer: Vec<&str> = history
         .iter()
@@ -42,7 +42,8 @@ pub fn offline(kb: &KnowledgeBase, history: &[Turn]) -> String {
         .map(|text| format!("\u{201c}{}\u{201d}", quote(text)))
         .collect();
     let mut topics: Vec<&str> = Vec::new();
-    for text in &customer {
+    let recent = &customer[customer.len().saturating_sub(QUOTED_MESSAGES)..];
+    for text in recent {
         let lang = crate::knowledge::eval::question_language(text);
         if let Answer::Found(hit) = kb.answer(text, lang)
             && !topics.contains(&hit.passage.heading.as_str())

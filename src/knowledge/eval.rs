@@ -15,10 +15,12 @@
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use super::embedding::Embedder;
 use super::{Answer, KnowledgeBase};
 use crate::domain::language::{self, Lang};
 
@@ -65,9 +67,14 @@ pub fn question_language(question: &str) -> Lang {
     }
 }
 
-/// Runs the questions of the file at `path`; `show_misses` lists every question not handled
-/// right (never use it on a held-out set you are tuning against).
-pub fn run(path: &Path, show_misses: bool) -> anyhow::Result<String> {
+/// Runs the questions of the file at `path`, with semantic retrieval when `embedder` is given;
+/// `show_misses` lists every question not handled right (never use it on a held-out set you
+/// are tuning against).
+pub fn run(
+    path: &Path,
+    show_misses: bool,
+    embedder: Option<Arc<Embedder>>,
+) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("could not read {}", path.display()))?;
     let file: EvalFile = serde_json::from_str(&text).with_context(|| {
@@ -88,6 +95,13 @@ pub fn run(path: &Path, show_misses: bool) -> anyhow::Result<String> {
             kb_path.display()
         );
     }
+    let retrieval = match embedder {
+        Some(embedder) => {
+            kb.attach(embedder);
+            "lexical + semantic"
+        }
+        None => "lexical only",
+    };
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut misses = String::new();
     for q in &file.questions {
@@ -146,7 +160,7 @@ pub fn run(path: &Path, show_misses: bool) -> anyhow::Result<String> {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{}: {} questions, knowledge base {} ({} passages)\n",
+        "{}: {} questions, knowledge base {} ({} passages), retrieval {retrieval}\n",
         path.display(),
         file.questions.len(),
         kb_path.display(),

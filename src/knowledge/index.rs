@@ -4,9 +4,9 @@
 
 use std::collections::HashMap;
 
-use super::Passage;
 use super::synonyms::{SYNONYM_WEIGHT, related};
 use super::text::terms;
+use super::{Passage, section_key};
 use crate::domain::language::Lang;
 
 /// BM25 parameters (the usual defaults).
@@ -23,6 +23,12 @@ pub const MIN_COVERAGE: f64 = 0.55;
 /// the time. (Both values chosen on the tune sets in `eval/retrieval/*/tune.json`: the most right
 /// answers while at most 6 % are wrong and at least 90 % of out-of-scope questions are declined.)
 const MIN_LEAD: f64 = 1.2;
+/// With semantic retrieval (chosen on the tune sets like the two above): the best section's
+/// cosine to the question, and its lead over the runner-up's...
+const MIN_COSINE: f32 = 0.45;
+const MIN_COSINE_LEAD: f32 = 0.08;
+/// ...or, when the lexical ranking puts the same section first, this share of the question.
+const MIN_AGREED_COVERAGE: f64 = 0.5;
 /// The same when the knowledge base has no section in the customer's language: only a near
 /// complete match of several words (product names, "wifi password") is trusted.
 const MIN_CROSS_COVERAGE: f64 = 0.9;
@@ -127,9 +133,16 @@ pub struct Index {
 #[derive(Debug, Clone, Copy)]
 pub struct Hit<'a> {
     pub passage: &'a Passage,
+    /// BM25 (0 when the passage shares no word with the question).
     pub score: f64,
     /// Share of the question's weight this passage contains (0–1).
     pub coverage: f64,
+    /// The semantic similarity to the question, when a model is loaded.
+    pub cosine: Option<f32>,
+    /// The section's place in the lexical ranking (0 = best), if it matched any word.
+    pub lexical_rank: Option<usize>,
+    /// What the ranking is by: BM25 alone, or the fused ranks.
+    pub fused: f64,
 }
 
 /// What the knowledge base says to a question.
@@ -185,8 +198,14 @@ impl Index {
         (all, true)
     }
 
-    /// Every matching passage in the target languages, best first, one per section.
-    fn rank<'a>(&self, passages: &'a [Passage], query: &str, lang: Lang) -> (Vec<Hit<'a>>, bool) {
+    /// Every matching passage in the target languages, best first, one per section; and
+    /// whether those are other languages than the customer's.
+    pub fn rank<'a>(
+        &self,
+        passages: &'a [Passage],
+        query: &str,
+        lang: Lang,
+    ) -> (Vec<Hit<'a>>, bool) {
         let (targets, cross) = self.targets(lang);
         let mut hits: Vec<Hit<'a>> = Vec::new();
         for target in targets {
@@ -223,52 +242,58 @@ impl Index {
                         passage,
                         score,
                         coverage: covered / total,
+                        cosine: None,
+                        lexical_rank: None,
+                        fused: score,
                     });
                 }
             }
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let mut seen: Vec<(&str, &std::path::Path)> = Vec::new();
+        let mut seen = Vec::new();
         hits.retain(|hit| {
-            let key = (hit.passage.heading.as_str(), hit.passage.source.as_path());
+            let key = section_key(hit.passage);
             let new = !seen.contains(&key);
             seen.push(key);
             new
         });
+        for (rank, hit) in hits.iter_mut().enumerate() {
+            hit.lexical_rank = Some(rank);
+        }
         (hits, cross)
     }
+}
 
-    /// Up to `limit` passages for `query`, best first, one per section.
-    pub fn search<'a>(
-        &self,
-        passages: &'a [Passage],
-        query: &str,
-        lang: Lang,
-        limit: usize,
-    ) -> Vec<Hit<'a>> {
-        let (mut hits, _) = self.rank(passages, query, lang);
-        hits.truncate(limit);
-        hits
-    }
-
-    /// The best section if it covers enough of the question.
-    pub fn answer<'a>(&self, passages: &'a [Passage], question: &str, lang: Lang) -> Answer<'a> {
-        let (hits, cross) = self.rank(passages, question, lang);
-        let Some(best) = hits.first().copied() else {
-            return Answer::NotSure(None);
-        };
-        let needed = if cross {
-            MIN_CROSS_COVERAGE
-        } else {
-            MIN_COVERAGE
-        };
-        let leads = hits
-            .get(1)
-            .is_none_or(|second| best.score >= MIN_LEAD * second.score);
-        if best.coverage >= needed && leads {
+/// The answer the ranked `hits` give: the best section if it covers enough of the question
+/// and leads the runner-up, else not sure. `cross`: the sections are in another language than
+/// the customer's.
+pub fn decide<'a>(hits: &[Hit<'a>], cross: bool) -> Answer<'a> {
+    let Some(best) = hits.first().copied() else {
+        return Answer::NotSure(None);
+    };
+    if let Some(cosine) = best.cosine {
+        // Hybrid: the meaning matches clearly better than any other section's, or the words
+        // match well and both rankings agree on the section.
+        let runner_up = hits.get(1).and_then(|h| h.cosine).unwrap_or(0.0);
+        let semantic = cosine >= MIN_COSINE && cosine - runner_up >= MIN_COSINE_LEAD;
+        let lexical = best.coverage >= MIN_AGREED_COVERAGE && best.lexical_rank == Some(0);
+        return if semantic || lexical {
             Answer::Found(best)
         } else {
             Answer::NotSure(Some(best))
-        }
+        };
+    }
+    let needed = if cross {
+        MIN_CROSS_COVERAGE
+    } else {
+        MIN_COVERAGE
+    };
+    let leads = hits
+        .get(1)
+        .is_none_or(|second| best.score >= MIN_LEAD * second.score);
+    if best.coverage >= needed && leads {
+        Answer::Found(best)
+    } else {
+        Answer::NotSure(Some(best))
     }
 }

@@ -14,15 +14,20 @@
 //!   text. A question is answered from the sections in its language when the knowledge base has
 //!   any; otherwise from the others, but only on a much stronger match.
 
+pub mod embedding;
 pub mod eval;
 mod index;
+mod semantic;
 mod synonyms;
 mod text;
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
+use embedding::Embedder;
 use index::Index;
 pub use index::{Answer, Hit};
+use semantic::Dense;
 
 use crate::domain::language::{self, Lang};
 
@@ -45,10 +50,17 @@ pub struct Passage {
 }
 
 /// An indexed knowledge base.
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct KnowledgeBase {
     passages: Vec<Passage>,
     index: Index,
+    /// The passages' embeddings, once computed (lexical retrieval alone until then).
+    dense: OnceLock<Dense>,
+}
+
+/// What identifies a section: its heading in its file.
+fn section_key(passage: &Passage) -> (&str, &Path) {
+    (passage.heading.as_str(), passage.source.as_path())
 }
 
 /// A markdown section: heading, answer text, other phrasings.
@@ -202,7 +214,34 @@ impl KnowledgeBase {
     /// Indexes passages.
     pub fn index(passages: Vec<Passage>) -> Self {
         let index = Index::build(&passages);
-        Self { passages, index }
+        Self {
+            passages,
+            index,
+            dense: OnceLock::new(),
+        }
+    }
+
+    /// Embeds every passage with `embedder` (seconds for a large knowledge base: call it off
+    /// the async runtime); from then on retrieval is hybrid.
+    pub fn attach(&self, embedder: Arc<Embedder>) {
+        let _ = self.dense.set(Dense::build(embedder, &self.passages));
+    }
+
+    /// Whether semantic retrieval is on.
+    pub fn is_hybrid(&self) -> bool {
+        self.dense.get().is_some()
+    }
+
+    /// Every candidate section for `query`, best first, and whether they are in another
+    /// language than `lang`.
+    fn ranked(&self, query: &str, lang: Lang) -> (Vec<Hit<'_>>, bool) {
+        let (lexical, cross) = self.index.rank(&self.passages, query, lang);
+        match self.dense.get() {
+            Some(dense) if !cross && dense.reads(lang) => {
+                (dense.fuse(&self.passages, lexical, query, lang), false)
+            }
+            _ => (lexical, cross),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -228,12 +267,15 @@ impl KnowledgeBase {
     /// Up to `limit` passages relevant to `query` (a customer writing in `lang`), best first,
     /// at most one per section.
     pub fn search(&self, query: &str, lang: Lang, limit: usize) -> Vec<Hit<'_>> {
-        self.index.search(&self.passages, query, lang, limit)
+        let (mut hits, _) = self.ranked(query, lang);
+        hits.truncate(limit);
+        hits
     }
 
     /// The section that answers `question`, if the match is confident enough to say so.
     pub fn answer(&self, question: &str, lang: Lang) -> Answer<'_> {
-        self.index.answer(&self.passages, question, lang)
+        let (hits, cross) = self.ranked(question, lang);
+        index::decide(&hits, cross)
     }
 }
 

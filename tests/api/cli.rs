@@ -260,3 +260,54 @@ fn kb_eval_scores_a_question_file_against_its_knowledge_base() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("is not a question file"));
 }
+
+/// With the embedding model (scripts/fetch-model; CI sets REQUIRE_MODEL=1), a paraphrase that
+/// shares almost no word with the right section is answered; without it, the same question gets
+/// the honest "not sure".
+#[test]
+fn semantic_retrieval_answers_a_paraphrase_that_lexical_retrieval_declines() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = repo.join("models/all-MiniLM-L6-v2");
+    if !model.join("model.safetensors").exists() {
+        assert!(
+            std::env::var("REQUIRE_MODEL").as_deref() != Ok("1"),
+            "REQUIRE_MODEL=1 but there is no model: run scripts/fetch-model"
+        );
+        eprintln!("skipped: no embedding model (scripts/fetch-model)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kb = repo.join("knowledge_base");
+    let ask = |embedding_model: &str| {
+        let output = switchboard(
+            dir.path(),
+            &[
+                ("KNOWLEDGE_BASE", kb.to_str().unwrap()),
+                ("EMBEDDING_MODEL", embedding_model),
+            ],
+        )
+        .args(["kb", "check", "--query", "where's my package"])
+        .output()
+        .unwrap();
+        assert!(output.status.success());
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let hybrid = ask(model.to_str().unwrap());
+    assert!(hybrid.contains("Retrieval: lexical + semantic"), "{hybrid}");
+    let answer = hybrid
+        .split("The offline responder answers:")
+        .nth(1)
+        .unwrap();
+    assert!(answer.contains("status of every order"), "{hybrid}");
+    let lexical = ask("off");
+    assert!(lexical.contains("Retrieval: lexical only"), "{lexical}");
+    assert!(lexical.contains("I'm not sure"), "{lexical}");
+
+    // A model folder named explicitly must exist.
+    let output = switchboard(dir.path(), &[("EMBEDDING_MODEL", "/nonexistent/model")])
+        .args(["kb", "check"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("EMBEDDING_MODEL"));
+}

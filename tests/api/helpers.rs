@@ -160,6 +160,8 @@ pub async fn spawn_app_with(vars: &[(&str, &str)]) -> TestApp {
         ("SECRET_KEY".into(), TEST_SECRET.into()),
         ("DEBUG".into(), "false".into()),
         ("KNOWLEDGE_BASE".into(), knowledge_base()),
+        // Semantic retrieval has its own tests; the rest need not load a model.
+        ("EMBEDDING_MODEL".into(), "off".into()),
     ]);
     for (key, value) in vars {
         env.insert((*key).into(), (*value).into());

@@ -63,6 +63,8 @@ export async function startServer(env = {}) {
           SECRET_KEY: SECRET,
           DEBUG: "false",
           KNOWLEDGE_BASE: join(repo, "knowledge_base"),
+          // Answers must not change when the embeddings finish loading mid-test.
+          EMBEDDING_MODEL: "off",
           RUST_LOG: "warn",
           ...env,
         },
