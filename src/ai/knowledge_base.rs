@@ -83,7 +83,10 @@ impl Responder {
         }
         match self.kb.answer(question, lang) {
             Answer::Found(hit) => hit.passage.text.clone(),
-            Answer::NotSure(_) => texts::not_sure(lang),
+            Answer::NotSure { offers, .. } => {
+                let topics: Vec<&str> = offers.iter().map(|h| h.passage.heading.as_str()).collect();
+                texts::not_sure_about(lang, &topics)
+            }
         }
     }
 }
@@ -157,6 +160,23 @@ mod tests {
         assert_eq!(
             responder.answer("hola", Lang::Es),
             texts::greeting(Lang::Es)
+        );
+    }
+
+    #[test]
+    fn a_partial_match_is_offered_as_a_topic_not_given_as_the_answer() {
+        let responder = responder();
+        let reply = responder.answer("my password and the shipping", Lang::En);
+        assert!(reply.starts_with("I'm not sure I understood"), "{reply}");
+        assert!(reply.contains("\n• How do I reset my password?"), "{reply}");
+        assert!(
+            reply.contains("\n• How long does shipping take?"),
+            "{reply}"
+        );
+        let spanish = responder.answer("my password and the shipping", Lang::Es);
+        assert!(
+            spanish.contains("¿Tu pregunta es sobre alguno de estos temas?"),
+            "{spanish}"
         );
     }
 

@@ -48,6 +48,10 @@ struct Tally {
     out_of_scope_declined: usize,
     /// Answerable questions whose best candidate is right, answered or not (ranking quality).
     top_right: usize,
+    /// Declined answerable questions whose not-sure reply offered the right topic.
+    offered: usize,
+    /// Declined out-of-scope questions whose not-sure reply offered some topic anyway.
+    out_of_scope_offered: usize,
 }
 
 fn share(part: usize, whole: usize) -> String {
@@ -110,8 +114,11 @@ pub fn run(
         let tally = tallies.entry(group.clone()).or_default();
         let answer = kb.answer(&q.question, lang);
         let best = match &answer {
-            Answer::Found(hit) | Answer::NotSure(Some(hit)) => Some(hit.passage.heading.clone()),
-            Answer::NotSure(None) => None,
+            Answer::Found(hit)
+            | Answer::NotSure {
+                best: Some(hit), ..
+            } => Some(hit.passage.heading.clone()),
+            Answer::NotSure { best: None, .. } => None,
         };
         if best.is_some_and(|b| q.expect.contains(&b)) {
             tally.top_right += 1;
@@ -128,8 +135,11 @@ pub fn run(
                     q.expect, hit.passage.heading
                 ))
             }
-            (Answer::NotSure(best), false) => {
+            (Answer::NotSure { best, offers }, false) => {
                 tally.declined += 1;
+                if offers.iter().any(|h| q.expect.contains(&h.passage.heading)) {
+                    tally.offered += 1;
+                }
                 Some(format!(
                     "DECLINED {:?} (best: {})",
                     q.expect,
@@ -143,7 +153,10 @@ pub fn run(
                 "ANSWERED out of scope -> {:?}",
                 hit.passage.heading
             )),
-            (Answer::NotSure(_), true) => {
+            (Answer::NotSure { offers, .. }, true) => {
+                if !offers.is_empty() {
+                    tally.out_of_scope_offered += 1;
+                }
                 tally.out_of_scope_declined += 1;
                 None
             }
@@ -183,6 +196,18 @@ pub fn run(
             share(t.out_of_scope_declined, t.out_of_scope),
             share(t.declined, not_sure),
             share(t.top_right, t.answerable),
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\nNot-sure replies that offer topics:\nlang  answerable declined, the right topic offered  | out-of-scope declined, some topic offered"
+    );
+    for (group, t) in &tallies {
+        let _ = writeln!(
+            out,
+            "{group:<4}  {:>46}  | {:>40}",
+            share(t.offered, t.declined),
+            share(t.out_of_scope_offered, t.out_of_scope_declined),
         );
     }
     if show_misses && !misses.is_empty() {

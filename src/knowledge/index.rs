@@ -146,12 +146,16 @@ pub struct Hit<'a> {
 }
 
 /// What the knowledge base says to a question.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Answer<'a> {
     /// This section answers it.
     Found(Hit<'a>),
-    /// Nothing matches well enough (the best candidate, if any, for the record).
-    NotSure(Option<Hit<'a>>),
+    /// Nothing matches well enough: the best candidate, if any, for the record, and the
+    /// plausible ones (at most [`MAX_OFFERS`]) the customer may be asking about.
+    NotSure {
+        best: Option<Hit<'a>>,
+        offers: Vec<Hit<'a>>,
+    },
 }
 
 impl Index {
@@ -269,7 +273,10 @@ impl Index {
 /// the customer's.
 pub fn decide<'a>(hits: &[Hit<'a>], cross: bool) -> Answer<'a> {
     let Some(best) = hits.first().copied() else {
-        return Answer::NotSure(None);
+        return Answer::NotSure {
+            best: None,
+            offers: Vec::new(),
+        };
     };
     if let Some(cosine) = best.cosine {
         // Hybrid: the meaning matches clearly better than any other section's, or the words
@@ -280,7 +287,7 @@ pub fn decide<'a>(hits: &[Hit<'a>], cross: bool) -> Answer<'a> {
         return if semantic || lexical {
             Answer::Found(best)
         } else {
-            Answer::NotSure(Some(best))
+            not_sure(hits)
         };
     }
     let needed = if cross {
@@ -294,6 +301,30 @@ pub fn decide<'a>(hits: &[Hit<'a>], cross: bool) -> Answer<'a> {
     if best.coverage >= needed && leads {
         Answer::Found(best)
     } else {
-        Answer::NotSure(Some(best))
+        not_sure(hits)
+    }
+}
+
+/// Topics offered with a "not sure" reply, at most.
+pub const MAX_OFFERS: usize = 3;
+/// What makes a candidate plausible enough to offer: a cosine this high with the model (most
+/// out-of-scope questions score below it on the tune sets)...
+const MIN_OFFER_COSINE: f32 = 0.38;
+/// ...or, without the model, this share of the question's weight.
+const MIN_OFFER_COVERAGE: f64 = 0.34;
+
+fn not_sure<'a>(hits: &[Hit<'a>]) -> Answer<'a> {
+    let offers = hits
+        .iter()
+        .filter(|h| match h.cosine {
+            Some(cosine) => cosine >= MIN_OFFER_COSINE,
+            None => h.coverage >= MIN_OFFER_COVERAGE,
+        })
+        .take(MAX_OFFERS)
+        .copied()
+        .collect();
+    Answer::NotSure {
+        best: hits.first().copied(),
+        offers,
     }
 }
