@@ -51,21 +51,35 @@ pub fn fold(word: &str) -> String {
     let mut out = String::with_capacity(word.len());
     for c in word.chars() {
         match c {
-            'á' | 'à' | 'â' | 'ä' | 'ã' | 'å' => out.push('a'),
-            'é' | 'è' | 'ê' | 'ë' => out.push('e'),
-            'í' | 'ì' | 'î' | 'ï' => out.push('i'),
-            'ó' | 'ò' | 'ô' | 'ö' | 'õ' => out.push('o'),
-            'ú' | 'ù' | 'û' | 'ü' => out.push('u'),
-            'ç' => out.push('c'),
-            'ñ' => out.push('n'),
-            'ß' => out.push_str("ss"),
             '’' => out.push('\''),
             // Combining accents typed as separate characters.
             '\u{300}'..='\u{36f}' => {}
-            c => out.push(c),
+            c => push_folded(&mut out, c),
         }
     }
     out
+}
+
+/// Appends `c` without its accent ("é" → "e", "ß" → "ss", "œ" → "oe").
+pub fn push_folded(word: &mut String, c: char) {
+    let folded = match c {
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => "a",
+        'ç' => "c",
+        'è' | 'é' | 'ê' | 'ë' => "e",
+        'ì' | 'í' | 'î' | 'ï' => "i",
+        'ñ' => "n",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => "o",
+        'ù' | 'ú' | 'û' | 'ü' => "u",
+        'ý' | 'ÿ' => "y",
+        'ß' => "ss",
+        'œ' => "oe",
+        'æ' => "ae",
+        _ => {
+            word.push(c);
+            return;
+        }
+    };
+    word.push_str(folded);
 }
 
 /// Which features to extract.

@@ -43,6 +43,7 @@
 //! over the message's words, a few small vectors per call, and no regular expressions.
 
 use super::lexicon::{LEXICONS, Lexicon, Phrase};
+use crate::domain::features::push_folded;
 
 /// Token that separates clauses ("no, I want a human").
 const CLAUSE_BREAK: &str = ",";
@@ -159,28 +160,6 @@ fn normalise(text: &str) -> Vec<String> {
         words.pop();
     }
     words
-}
-
-/// Appends `c` without its accent ("é" → "e", "ß" → "ss").
-fn push_folded(word: &mut String, c: char) {
-    let folded = match c {
-        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => "a",
-        'ç' => "c",
-        'è' | 'é' | 'ê' | 'ë' => "e",
-        'ì' | 'í' | 'î' | 'ï' => "i",
-        'ñ' => "n",
-        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' => "o",
-        'ù' | 'ú' | 'û' | 'ü' => "u",
-        'ý' | 'ÿ' => "y",
-        'ß' => "ss",
-        'œ' => "oe",
-        'æ' => "ae",
-        _ => {
-            word.push(c);
-            return;
-        }
-    };
-    word.push_str(folded);
 }
 
 fn is_break(word: &str) -> bool {
