@@ -205,19 +205,19 @@ pub fn not_sure_about(lang: Lang, topics: &[&str]) -> String {
     let list: String = topics.iter().map(|t| format!("\n• {t}")).collect();
     match lang {
         Lang::En => format!(
-            "I'm not sure I understood, and I'd rather not guess. Is your question about one of these?{list}\nIf so, just ask about it; if not, say \"{ask}\" and a person will help."
+            "I'm not sure I understood, and I'd rather not guess. Is your question about one of these?{list}\n\nIf so, just ask about it; if not, say \"{ask}\" and a person will help."
         ),
         Lang::Es => format!(
-            "No estoy seguro de haberte entendido y prefiero no adivinar. ¿Tu pregunta es sobre alguno de estos temas?{list}\nSi es así, pregúntame por él; si no, escribe «{ask}» y te atenderá una persona."
+            "No estoy seguro de haberte entendido y prefiero no adivinar. ¿Tu pregunta es sobre alguno de estos temas?{list}\n\nSi es así, pregúntame por él; si no, escribe «{ask}» y te atenderá una persona."
         ),
         Lang::Fr => format!(
-            "Je ne suis pas sûr d'avoir compris et je préfère ne pas deviner. Votre question porte-t-elle sur l'un de ces sujets ?{list}\nSi oui, posez-la simplement ; sinon, écrivez « {ask} » et une personne vous aidera."
+            "Je ne suis pas sûr d'avoir compris et je préfère ne pas deviner. Votre question porte-t-elle sur l'un de ces sujets ?{list}\n\nSi oui, posez-la simplement ; sinon, écrivez « {ask} » et une personne vous aidera."
         ),
         Lang::De => format!(
-            "Ich bin mir nicht sicher, ob ich Sie verstanden habe, und raten möchte ich nicht. Geht es um eines dieser Themen?{list}\nWenn ja, fragen Sie einfach danach; wenn nicht, schreiben Sie „{ask}“, dann hilft Ihnen ein Mensch."
+            "Ich bin mir nicht sicher, ob ich Sie verstanden habe, und raten möchte ich nicht. Geht es um eines dieser Themen?{list}\n\nWenn ja, fragen Sie einfach danach; wenn nicht, schreiben Sie „{ask}“, dann hilft Ihnen ein Mensch."
         ),
         Lang::Pt => format!(
-            "Não tenho a certeza de ter percebido e prefiro não adivinhar. A sua pergunta é sobre um destes temas?{list}\nSe sim, pergunte-me sobre ele; se não, escreva «{ask}» e uma pessoa vai ajudar."
+            "Não tenho a certeza de ter percebido e prefiro não adivinhar. A sua pergunta é sobre um destes temas?{list}\n\nSe sim, pergunte-me sobre ele; se não, escreva «{ask}» e uma pessoa vai ajudar."
         ),
     }
 }

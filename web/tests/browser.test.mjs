@@ -125,6 +125,18 @@ describe("the widget and the console", () => {
     await widget.getByRole("button", { name: "Start a new conversation" }).waitFor();
   }));
 
+  test("not sure: the assistant offers the closest topics as a list, and Spanish customers read Spanish", () => scenario(async ({ server, errors }) => {
+    const widget = await customer(server, errors);
+    await say(widget, "can you help with the address thing");
+    const reply = log(widget).locator(".msg.ai").filter({ hasText: "Is your question about one of these?" });
+    await reply.waitFor();
+    const lines = (await reply.innerText()).split("\n").map((l) => l.trim());
+    assert.ok(lines.includes("• How do I change my delivery address?"), lines.join(" | "));
+    if (shots) await widget.screenshot({ path: join(shots, "widget-not-sure.png") });
+    await say(widget, "hola, ¿cuánto cuesta el envío a Canarias y la contraseña?");
+    await log(widget).getByText(/^No estoy seguro/).waitFor();
+  }));
+
   test("two agents claim the same customer at once: one holds it, the other is told who", () => scenario(async ({ server, errors }) => {
     const first = await server.agent("ada", "Ada Lovelace");
     await server.agent("grace", "Grace Hopper", first);
