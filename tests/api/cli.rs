@@ -286,7 +286,7 @@ fn semantic_retrieval_answers_a_paraphrase_that_lexical_retrieval_declines() {
                 ("EMBEDDING_MODEL", embedding_model),
             ],
         )
-        .args(["kb", "check", "--query", "where's my package"])
+        .args(["kb", "check", "--query", "I never got my delivery"])
         .output()
         .unwrap();
         assert!(output.status.success());
