@@ -26,6 +26,10 @@ async function scenario(env, body) {
   try {
     await body({ server, errors });
     assert.deepEqual(errors, []);
+  } catch (error) {
+    // The server's warnings and errors explain most failures.
+    console.error(`server log:\n${server.log.join("")}`);
+    throw error;
   } finally {
     await server.close();
   }

@@ -125,6 +125,8 @@ const state = {
   retryTimer: null,
   closed: false,
   open: false,
+  /** "Talk to a person" was pressed while the socket was not open. */
+  wantsHuman: false,
   lastTyping: 0,
 };
 const persist = () => {
@@ -271,6 +273,8 @@ function connect() {
   socket.onopen = () => {
     state.attempt = 0;
     banner.hidden = true;
+    // A "talk to a person" pressed while the socket was still connecting.
+    if (state.wantsHuman && send({ type: "request_human" })) state.wantsHuman = false;
     for (const entry of state.pending.values()) {
       send({ type: "message", content: entry.content, client_msg_id: entry.id });
     }
@@ -521,7 +525,11 @@ textarea.addEventListener("input", () => {
     send({ type: "typing" });
   }
 });
-human.addEventListener("click", () => { send({ type: "request_human" }); human.hidden = true; });
+human.addEventListener("click", () => {
+  // Sent now, or as soon as the socket opens: a press is never lost.
+  state.wantsHuman = !send({ type: "request_human" });
+  human.hidden = true;
+});
 restart.addEventListener("click", () => { forget(); fields.name.input.focus(); });
 
 // ---------------------------------------------------------------- start
