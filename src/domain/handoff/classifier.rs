@@ -39,10 +39,11 @@ fn features(text: &str) -> Vec<usize> {
         .into_iter()
         .map(|id| id as usize % BUCKETS)
         .collect();
-    if rules::asks_for_human(text) {
+    // One reading by the rules gives both their verdict and their signals.
+    let tags = rules::signals(text);
+    if rules::signals_ask(&tags) {
         ids.push(RULES_FIRE);
     }
-    let tags = rules::signals(text);
     for (n, a) in tags.iter().enumerate() {
         ids.push(features::tag(a) as usize % BUCKETS);
         for b in &tags[n + 1..] {

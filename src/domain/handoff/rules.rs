@@ -61,23 +61,12 @@ const ELISIONS: &[&str] = &[
     "l", "d", "j", "n", "m", "t", "s", "c", "qu", "jusqu", "lorsqu", "puisqu", "quelqu",
 ];
 
-/// Whether `text` asks to be handed to a human agent, in any supported language.
+/// Whether `text` asks to be handed to a human agent by the rules alone, in any supported
+/// language: a sentence that is a bare request, or a request cue governing a human mention.
+/// (The classifier reads the same verdict from the signals it already has.)
+#[cfg(test)]
 pub fn asks_for_human(text: &str) -> bool {
-    let words = normalise(text);
-    let scores = LEXICONS.map(|lexicon| words.iter().filter(|w| lexicon.knows(w)).count());
-    let best = scores.iter().copied().max().unwrap_or(0);
-    if best == 0 {
-        return false;
-    }
-    LEXICONS
-        .iter()
-        .zip(scores)
-        .filter(|&(_, score)| score == best)
-        .any(|(lexicon, _)| {
-            words
-                .split(|w| w == SENTENCE_BREAK)
-                .any(|sentence| sentence_asks(lexicon, sentence))
-        })
+    signals_ask(&signals(text))
 }
 
 /// What the lexicons see in `text`, as tags for the classifier: which kinds of words occur
@@ -132,6 +121,12 @@ pub fn signals(text: &str) -> Vec<&'static str> {
         }
     }
     tags
+}
+
+/// The rules' verdict from their [`signals`]: a bare request, or a cue governing a mention.
+pub fn signals_ask(tags: &[&str]) -> bool {
+    tags.iter()
+        .any(|t| matches!(*t, "bare" | "cue-human" | "cue-someone"))
 }
 
 /// Turns "I'd like to TALK to a Human, NOW!" into
@@ -264,18 +259,6 @@ fn human_mentions(lexicon: &Lexicon, words: &[String]) -> Vec<Mention> {
         }
     }
     mentions
-}
-
-/// Whether one sentence (no sentence breaks inside) asks for a human, by one language's rules.
-fn sentence_asks(lexicon: &Lexicon, words: &[String]) -> bool {
-    let mentions = human_mentions(lexicon, words);
-    if mentions.is_empty() {
-        return false;
-    }
-    is_bare_request(lexicon, words, &mentions)
-        || mentions.iter().any(|&mention| {
-            cue_before(lexicon, words, mention) || cue_after(lexicon, words, mention)
-        })
 }
 
 /// "human please", "un humain, vite", "This bot is useless, human please": the sentence, or its
