@@ -9,7 +9,7 @@ use anyhow::bail;
 use crate::ai::knowledge_base::Responder;
 use crate::ai::knowledge_with_embeddings;
 use crate::config::Settings;
-use crate::knowledge::eval::question_language;
+use crate::domain::language;
 use crate::knowledge::{KnowledgeBase, MAX_PASSAGE_CHARS};
 
 /// The report for the configured knowledge base; an error when it indexes nothing.
@@ -40,7 +40,7 @@ pub fn check(settings: &Settings, query: Option<&str>) -> anyhow::Result<String>
         );
     }
     if let Some(query) = query {
-        let lang = question_language(query);
+        let lang = language::of_question(query);
         let _ = writeln!(
             out,
             "\nPassages for {query:?}, read as {lang} (what an LLM is given):"

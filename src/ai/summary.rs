@@ -44,7 +44,7 @@ pub fn offline(kb: &KnowledgeBase, history: &[Turn]) -> String {
     let mut topics: Vec<&str> = Vec::new();
     let recent = &customer[customer.len().saturating_sub(QUOTED_MESSAGES)..];
     for text in recent {
-        let lang = crate::knowledge::eval::question_language(text);
+        let lang = crate::domain::language::of_question(text);
         if let Answer::Found(hit) = kb.answer(text, lang)
             && !topics.contains(&hit.passage.heading.as_str())
         {

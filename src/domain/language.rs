@@ -142,6 +142,15 @@ pub fn of_message(text: &str) -> Option<Lang> {
     (p >= 0.97 && words >= 2 || p >= 0.995).then_some(lang)
 }
 
+/// The language to read a question in when nothing else is known about the customer (the
+/// knowledge-base tools, a summary's topics): the detected one when fairly sure, else English.
+pub fn of_question(text: &str) -> Lang {
+    match detect(text) {
+        Some((lang, p)) if p >= 0.6 => lang,
+        _ => Lang::En,
+    }
+}
+
 /// Trains the model now rather than on first use.
 pub fn warm_up() {
     LazyLock::force(&MODEL);

@@ -22,7 +22,7 @@ use serde::Deserialize;
 
 use super::embedding::Embedder;
 use super::{Answer, KnowledgeBase};
-use crate::domain::language::{self, Lang};
+use crate::domain::language;
 
 #[derive(Deserialize)]
 struct EvalFile {
@@ -59,15 +59,6 @@ fn share(part: usize, whole: usize) -> String {
         "   -".to_owned()
     } else {
         format!("{:.2}", part as f64 / whole as f64)
-    }
-}
-
-/// The language a customer's message is taken to be in, as a chat would: detected when the
-/// detector is fairly sure, else English.
-pub fn question_language(question: &str) -> Lang {
-    match language::detect(question) {
-        Some((lang, p)) if p >= 0.6 => lang,
-        _ => Lang::En,
     }
 }
 
@@ -109,7 +100,7 @@ pub fn run(
     let mut tallies: BTreeMap<String, Tally> = BTreeMap::new();
     let mut misses = String::new();
     for q in &file.questions {
-        let lang = question_language(&q.question);
+        let lang = language::of_question(&q.question);
         let group = q.language.clone().unwrap_or_else(|| lang.code().to_owned());
         let tally = tallies.entry(group.clone()).or_default();
         let answer = kb.answer(&q.question, lang);
