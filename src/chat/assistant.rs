@@ -13,7 +13,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use super::{Chat, Error, frames, session_audience, to_session};
-use crate::ai::{AiError, Deltas, Reply, Turn};
+use crate::ai::{AiError, Assistant, Deltas, Reply, Turn};
 use crate::domain::ids::{SessionId, SessionKey};
 use crate::domain::language::Lang;
 use crate::domain::session::{SenderType, SessionState};
@@ -131,7 +131,10 @@ impl Chat {
 
     /// The last `AI_HISTORY_MESSAGES` messages of a session, oldest first, as the assistant
     /// reads them.
-    async fn assistant_history(&self, session_key: SessionKey) -> Result<Vec<Turn>, Error> {
+    pub(super) async fn assistant_history(
+        &self,
+        session_key: SessionKey,
+    ) -> Result<Vec<Turn>, Error> {
         let history_len = i64::try_from(self.inner.limits.ai_history_messages).unwrap_or(20);
         let recent = store::messages::recent(&self.inner.db, session_key, history_len).await?;
         Ok(recent
@@ -144,6 +147,18 @@ impl Chat {
                     .and_then(|raw| serde_json::from_str(&raw).ok()),
             })
             .collect())
+    }
+
+    /// Runs `work` with the assistant on the blocking pool: a knowledge-base search embeds text
+    /// with the model, milliseconds of CPU that must not hold an async worker.
+    pub(super) async fn with_assistant<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Assistant) -> T + Send + 'static,
+    ) -> Result<T, Error> {
+        let assistant = self.inner.assistant.clone();
+        tokio::task::spawn_blocking(move || work(&assistant))
+            .await
+            .map_err(|e| Error::Internal(e.into()))
     }
 
     /// The recent conversation of `session_id` (see `assistant_history`).

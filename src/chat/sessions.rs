@@ -136,7 +136,9 @@ impl Chat {
     ) -> Result<SessionRecord, Error> {
         let now = Utc::now();
         let history = self.recent_turns(session_id).await?;
-        let summary = self.inner.assistant.offline_summary(&history);
+        let (summary, history) = self
+            .with_assistant(move |assistant| (assistant.offline_summary(&history), history))
+            .await?;
         let mut tx = self.inner.db.begin().await?;
         let Some(queued) = store::sessions::hand_off(&mut tx, session_id, now).await? else {
             return Err(self.explain(tx, session_id, SessionStatus::hand_off).await);

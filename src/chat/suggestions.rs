@@ -21,22 +21,26 @@ impl Chat {
         limit: usize,
     ) -> Result<Vec<Suggested>, Error> {
         let session = self.find_session(session_id).await?;
-        let history = self.recent_turns(session_id).await?;
+        let history = self.assistant_history(session.id).await?;
         let Some(latest) = history
-            .iter()
+            .into_iter()
             .rev()
             .find(|t| t.sender == SenderType::Client)
         else {
             return Ok(Vec::new());
         };
-        let knowledge = self.inner.assistant.knowledge();
-        Ok(knowledge
-            .search(&latest.text, session.language(), limit)
-            .into_iter()
-            .map(|hit| Suggested {
-                passage: hit.passage.clone(),
-                coverage: hit.coverage,
-            })
-            .collect())
+        let lang = session.language();
+        self.with_assistant(move |assistant| {
+            assistant
+                .knowledge()
+                .search(&latest.text, lang, limit)
+                .into_iter()
+                .map(|hit| Suggested {
+                    passage: hit.passage.clone(),
+                    coverage: hit.coverage,
+                })
+                .collect()
+        })
+        .await
     }
 }
