@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use super::synonyms::{SYNONYM_WEIGHT, related};
 use super::text::terms;
-use super::{Passage, section_key};
+use super::{Passage, one_per_section};
 use crate::domain::language::Lang;
 
 /// BM25 parameters (the usual defaults).
@@ -254,13 +254,7 @@ impl Index {
             }
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-        let mut seen = Vec::new();
-        hits.retain(|hit| {
-            let key = section_key(hit.passage);
-            let new = !seen.contains(&key);
-            seen.push(key);
-            new
-        });
+        one_per_section(&mut hits, |hit| hit.passage);
         for (rank, hit) in hits.iter_mut().enumerate() {
             hit.lexical_rank = Some(rank);
         }

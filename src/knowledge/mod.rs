@@ -63,6 +63,12 @@ fn section_key(passage: &Passage) -> (&str, &Path) {
     (passage.heading.as_str(), passage.source.as_path())
 }
 
+/// Keeps the first of each section's passages in `ranked` (best first), in order.
+fn one_per_section<'a, T>(ranked: &mut Vec<T>, passage: impl Fn(&T) -> &'a Passage) {
+    let mut seen = std::collections::HashSet::new();
+    ranked.retain(|item| seen.insert(section_key(passage(item))));
+}
+
 /// A markdown section: heading, answer text, other phrasings.
 struct Section {
     heading: String,

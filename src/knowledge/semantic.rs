@@ -2,11 +2,12 @@
 //! a sentence embedding, ranked by cosine against the question, and fused with the lexical
 //! ranking by reciprocal rank fusion.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::embedding::{Embedder, cosine};
 use super::index::Hit;
-use super::{Passage, section_key};
+use super::{Passage, one_per_section, section_key};
 use crate::domain::language::Lang;
 
 /// RRF's k: small, so the first places weigh much more than the tenth.
@@ -68,13 +69,7 @@ impl Dense {
             })
             .collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-        let mut seen = Vec::new();
-        ranked.retain(|(p, _)| {
-            let key = section_key(p);
-            let new = !seen.contains(&key);
-            seen.push(key);
-            new
-        });
+        one_per_section(&mut ranked, |(p, _)| p);
         ranked
     }
 
@@ -88,20 +83,20 @@ impl Dense {
         lang: Lang,
     ) -> Vec<Hit<'a>> {
         let semantic = self.rank(passages, query, lang);
+        let by_section: HashMap<_, (usize, &Hit<'a>)> = lexical
+            .iter()
+            .enumerate()
+            .map(|(lexical_rank, hit)| (section_key(hit.passage), (lexical_rank, hit)))
+            .collect();
         let mut fused: Vec<Hit<'a>> = semantic
             .iter()
             .enumerate()
             .map(|(rank, &(passage, cos))| {
-                let lexical_hit = lexical
-                    .iter()
-                    .enumerate()
-                    .find(|(_, h)| section_key(h.passage) == section_key(passage));
-                let mut hit = match lexical_hit {
-                    Some((lexical_rank, hit)) => {
-                        let mut hit = *hit;
-                        hit.fused = 1.0 / (FUSION_K + lexical_rank as f64 + 1.0);
-                        hit
-                    }
+                let mut hit = match by_section.get(&section_key(passage)) {
+                    Some(&(lexical_rank, &hit)) => Hit {
+                        fused: 1.0 / (FUSION_K + lexical_rank as f64 + 1.0),
+                        ..hit
+                    },
                     None => Hit {
                         passage,
                         score: 0.0,
