@@ -171,6 +171,14 @@ pub fn detect(text: &str) -> Option<(Lang, f64)> {
 mod tests {
     use super::*;
 
+    fn print_accuracy(label: &str, right: &[usize; 5], total: &[usize; 5]) {
+        for lang in Lang::ALL {
+            let n = lang as usize;
+            let share = right[n] as f64 / total[n] as f64;
+            println!("{label} {lang}: {share:.3} of {}", total[n]);
+        }
+    }
+
     /// Five-fold cross-validation on the training messages, then the held-out messages
     /// (eval/handoff/heldout.tsv, never trained on): accuracy per language.
     #[test]
@@ -200,14 +208,7 @@ mod tests {
                 }
             }
         }
-        for lang in Lang::ALL {
-            let n = lang as usize;
-            println!(
-                "cv {lang}: {:.3} of {}",
-                right[n] as f64 / total[n] as f64,
-                total[n]
-            );
-        }
+        print_accuracy("cv", &right, &total);
         let heldout = std::fs::read_to_string("eval/handoff/heldout.tsv").unwrap();
         let mut right = [0usize; 5];
         let mut total = [0usize; 5];
@@ -220,13 +221,6 @@ mod tests {
                 right[lang as usize] += 1;
             }
         }
-        for lang in Lang::ALL {
-            let n = lang as usize;
-            println!(
-                "held-out {lang}: {:.3} of {}",
-                right[n] as f64 / total[n] as f64,
-                total[n]
-            );
-        }
+        print_accuracy("held-out", &right, &total);
     }
 }

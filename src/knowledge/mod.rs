@@ -243,7 +243,7 @@ impl KnowledgeBase {
     fn ranked(&self, query: &str, lang: Lang) -> (Vec<Hit<'_>>, bool) {
         let (lexical, cross) = self.index.rank(&self.passages, query, lang);
         match self.dense.get() {
-            Some(dense) if !cross && dense.reads(lang) => {
+            Some(dense) if !cross && Dense::reads(lang) => {
                 (dense.fuse(&self.passages, lexical, query, lang), false)
             }
             _ => (lexical, cross),

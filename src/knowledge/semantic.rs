@@ -28,7 +28,7 @@ impl Dense {
         let vectors = passages
             .iter()
             .map(|p| {
-                if !Self::model_reads(p.language) {
+                if !Self::reads(p.language) {
                     return Vec::new();
                 }
                 std::iter::once(embedder.embed(&format!("{}\n\n{}", p.heading, p.text)))
@@ -40,11 +40,7 @@ impl Dense {
     }
 
     /// Whether the model reads `lang` (the shipped model is English-only).
-    pub fn reads(&self, lang: Lang) -> bool {
-        Self::model_reads(lang)
-    }
-
-    fn model_reads(lang: Lang) -> bool {
+    pub fn reads(lang: Lang) -> bool {
         lang == Lang::En
     }
 
