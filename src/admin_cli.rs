@@ -30,7 +30,7 @@ pub async fn create_admin(
         full_name,
     };
 
-    let db = Db::connect(settings.database_url.expose()).await?;
+    let db = Db::connect(settings.database_url.expose(), settings.sqlite_sync).await?;
     db.migrate().await?;
     let result = accounts::create(&db, &account, false).await;
     db.close().await;

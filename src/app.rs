@@ -43,7 +43,7 @@ pub struct Application {
 impl Application {
     /// Connects to and migrates the database, then binds `HOST:PORT`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let db = Db::connect(settings.database_url.expose())
+        let db = Db::connect(settings.database_url.expose(), settings.sqlite_sync)
             .await
             .context("could not open the database (check DATABASE_URL)")?;
         db.migrate()

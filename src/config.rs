@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use thiserror::Error;
 
+use crate::store::SqliteSync;
+
 /// A setting that must never appear in logs or `Debug` output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -50,6 +52,7 @@ pub const VARIABLES: &[&str] = &[
     "CORS_ORIGINS",
     "TRUST_PROXY",
     "DATABASE_URL",
+    "SQLITE_SYNCHRONOUS",
     "SECRET_KEY",
     "ACCESS_TOKEN_EXPIRE_MINUTES",
     "REFRESH_TOKEN_EXPIRE_DAYS",
@@ -99,6 +102,10 @@ pub struct Settings {
     pub port: u16,
     /// `DATABASE_URL`: `sqlite://path` (default `sqlite://chatbot.db`) or `postgres://…`.
     pub database_url: Secret,
+    /// `SQLITE_SYNCHRONOUS`: `full` (default: every commit, a batch of writes, is synced to
+    /// disk, so an acknowledged message survives a power loss) or `normal` (synced at
+    /// checkpoints only: faster on slow disks; a power loss may lose the last commits).
+    pub sqlite_sync: SqliteSync,
     /// `SECRET_KEY`: HS256 signing key for access and refresh tokens. Required, at least 32
     /// bytes, when `DEBUG=false`; otherwise a random key is generated for this process.
     pub secret_key: Secret,
@@ -287,6 +294,16 @@ impl Settings {
             1..=365,
         )?;
 
+        let sqlite_sync = match get("SQLITE_SYNCHRONOUS").as_deref() {
+            None | Some("full") => SqliteSync::Full,
+            Some("normal") => SqliteSync::Normal,
+            Some(other) => {
+                return Err(invalid(
+                    "SQLITE_SYNCHRONOUS",
+                    format!("`{other}` is not one of full, normal"),
+                ));
+            }
+        };
         let client_tokens_required = match get("CLIENT_TOKENS").as_deref() {
             None | Some("optional") => false,
             Some("required") => true,
@@ -317,6 +334,7 @@ impl Settings {
             },
             port: parse_number("PORT", get("PORT"), 8000, 0..=65535)?,
             database_url: Secret::new(database_url),
+            sqlite_sync,
             secret_key,
             secret_key_generated,
             access_token_ttl: Duration::from_secs(access_minutes * 60),

@@ -122,7 +122,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate => {
-            let db = switchboard::store::Db::connect(settings.database_url.expose()).await?;
+            let db = switchboard::store::Db::connect(
+                settings.database_url.expose(),
+                settings.sqlite_sync,
+            )
+            .await?;
             db.migrate().await?;
             tracing::info!(database = db.backend(), "migrations applied");
             db.close().await;

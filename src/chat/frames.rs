@@ -3,6 +3,7 @@
 
 use crate::domain::ids::SessionId;
 use crate::protocol::{AgentEvent, ClientContact, ClientEvent, QueuedSession};
+use crate::realtime::QueueEntry;
 use crate::store::messages::MessageRecord;
 use crate::store::sessions::SessionRecord;
 
@@ -48,14 +49,26 @@ pub(super) fn contact(session: &SessionRecord) -> ClientContact {
     }
 }
 
+/// A waiting session as the queue holds it.
+pub(super) fn queue_entry(session: &SessionRecord) -> QueueEntry {
+    QueueEntry {
+        session_id: session.session_id,
+        key: session.id,
+        queued_at: session.queued_at,
+        client_name: session.client.name.clone(),
+        summary: session.summary.clone(),
+        language: session.language(),
+    }
+}
+
 /// The queue as agents see it: its size and its sessions, oldest hand-off first.
-pub(super) fn queued(queue: &[SessionRecord]) -> (usize, Vec<QueuedSession>) {
+pub(super) fn queued(queue: &[QueueEntry]) -> (usize, Vec<QueuedSession>) {
     let sessions = queue
         .iter()
         .map(|s| QueuedSession {
             session_id: s.session_id,
             queued_at: s.queued_at,
-            client_name: s.client.name.clone(),
+            client_name: s.client_name.clone(),
             summary: s.summary.clone(),
         })
         .collect();
@@ -63,7 +76,7 @@ pub(super) fn queued(queue: &[SessionRecord]) -> (usize, Vec<QueuedSession>) {
 }
 
 /// `queue_update` for agents.
-pub(super) fn queue_update(queue: &[SessionRecord]) -> AgentEvent {
+pub(super) fn queue_update(queue: &[QueueEntry]) -> AgentEvent {
     let (queue_size, queued_sessions) = queued(queue);
     AgentEvent::QueueUpdate {
         queue_size,

@@ -82,7 +82,7 @@ impl Chat {
     ) -> Result<Opening, Error> {
         // A queue update queued meanwhile merely repeats what `connected` says.
         let registration = self.inner.hub.register_agent(agent, peer);
-        let (queue_size, queued_sessions) = frames::queued(&self.queue().await?);
+        let (queue_size, queued_sessions) = frames::queued(&self.queue_entries().await?);
         let mut sent = vec![
             AgentEvent::Connected {
                 message: texts::agent_connected(username),

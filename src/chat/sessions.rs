@@ -14,7 +14,7 @@ use crate::domain::language::Lang;
 use crate::domain::session::{SenderType, SessionStatus, TransitionError};
 use crate::limits;
 use crate::protocol::{AgentEvent, ClientEvent, texts};
-use crate::realtime::Event;
+use crate::realtime::{Event, QueueChange, QueueEntry};
 use crate::store::messages::NewMessage;
 use crate::store::{self, Tx, sessions::SessionRecord};
 
@@ -70,9 +70,19 @@ impl Chat {
         Ok(store::sessions::list_all(&self.inner.db, limit, offset).await?)
     }
 
+    /// The queue as it is now, as agents are told of it.
+    pub(super) async fn queue_entries(&self) -> Result<Vec<QueueEntry>, Error> {
+        Ok(self
+            .queue()
+            .await?
+            .iter()
+            .map(frames::queue_entry)
+            .collect())
+    }
+
     /// `queue_update` with the queue as it is now, for an agent who asked.
     pub async fn queue_update(&self) -> Result<AgentEvent, Error> {
-        Ok(frames::queue_update(&self.queue().await?))
+        Ok(frames::queue_update(&self.queue_entries().await?))
     }
 
     /// An agent's display name (full name, else username) and username; a placeholder for an
@@ -180,10 +190,13 @@ impl Chat {
                     client_name: queued.client.name.clone(),
                     queue_size,
                     reason: reason.clone(),
-                    summary,
+                    summary: summary.clone(),
                 },
             ),
-            Event::QueueChanged,
+            Event::Queue(QueueChange::Joined(QueueEntry {
+                summary: Some(summary),
+                ..frames::queue_entry(&queued)
+            })),
         ];
         self.commit(tx, events).await?;
         tracing::info!(%session_id, reason = reason.as_deref().unwrap_or("customer request"), "session handed off to the queue");
@@ -211,9 +224,13 @@ impl Chat {
         store::sessions::set_summary(&mut tx, key, &summary).await?;
         let event = AgentEvent::SessionSummary {
             session_id,
-            summary,
+            summary: summary.clone(),
         };
-        self.commit(tx, vec![to_agents(None, &event)]).await
+        let queued = Event::Queue(QueueChange::Summary {
+            session_id,
+            summary,
+        });
+        self.commit(tx, vec![to_agents(None, &event), queued]).await
     }
 
     /// The customer pressed "talk to a person".
@@ -261,7 +278,7 @@ impl Chat {
                     agent_name,
                 },
             ),
-            Event::QueueChanged,
+            Event::Queue(QueueChange::Left { session_id }),
         ];
         self.commit(tx, events).await?;
         tracing::info!(%session_id, %agent, "session claimed");
@@ -282,7 +299,7 @@ impl Chat {
         };
         let events = vec![
             to_agent(agent, &AgentEvent::SessionReleased { session_id }),
-            Event::QueueChanged,
+            Event::Queue(QueueChange::Joined(frames::queue_entry(&released))),
         ];
         self.commit(tx, events).await?;
         tracing::info!(%session_id, %agent, "session released to the queue");
@@ -339,7 +356,7 @@ impl Chat {
             to_agent(agent, &AgentEvent::SessionClosed { session_id }),
         ];
         if before.status() == SessionStatus::Waiting {
-            events.push(Event::QueueChanged);
+            events.push(Event::Queue(QueueChange::Left { session_id }));
         }
         self.commit(tx, events).await?;
         tracing::info!(%session_id, %agent, "session closed");

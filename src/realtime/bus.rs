@@ -1,8 +1,9 @@
 //! The event bus: how an event published by a use case reaches every node, where the core's
 //! [`EventHandler`] delivers it to that node's sockets.
 //!
-//! - **Local** (SQLite, one node): after the transaction commits, events go to this node's
-//!   dispatcher task, which delivers them in publication order.
+//! - **Local** (SQLite, one node): right after the commit that holds the change (in commit
+//!   order, by the writer that commits it), events go to this node's dispatcher task, which
+//!   delivers them in that order.
 //! - **PostgreSQL** (any number of nodes): events are sent with `pg_notify` *inside* the
 //!   transaction that made the change, so they are delivered if and only if it commits, in commit
 //!   order, to every node (each LISTENs, the publisher included). A payload too large for NOTIFY's
@@ -21,12 +22,11 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::hub::Audience;
+use super::queue::QueueChange;
 use crate::domain::ids::MessageId;
 use crate::protocol::Frame;
 use crate::store::{self, Db, StoreError, Tx};
 
-/// Events waiting for the local dispatcher; publishers wait (briefly) when it falls behind.
-const BUS_CAPACITY: usize = 4096;
 /// The NOTIFY channel.
 const CHANNEL: &str = "switchboard_events";
 /// NOTIFY payloads must stay under 8,000 bytes; larger ones travel through `bus_payloads`.
@@ -50,9 +50,10 @@ pub enum Event {
         #[serde(rename = "m", default, skip_serializing_if = "Option::is_none")]
         message_id: Option<MessageId>,
     },
-    /// The queue changed: each node's handler tells its agents and waiting customers.
+    /// The queue changed: each node's handler updates its copy and tells its agents and
+    /// waiting customers.
     #[serde(rename = "q")]
-    QueueChanged,
+    Queue(QueueChange),
 }
 
 /// What a node does with the events it receives. The core implements it: it delivers frames to
@@ -108,7 +109,9 @@ impl Event {
 /// Carries events to every node.
 #[derive(Clone)]
 pub enum Bus {
-    Local(mpsc::Sender<Event>),
+    /// Unbounded, so the writer never waits on delivery: the dispatcher only copies frames into
+    /// socket queues, far faster than commits arrive.
+    Local(mpsc::UnboundedSender<Event>),
     Postgres(PgPool),
 }
 
@@ -118,7 +121,7 @@ impl Bus {
     pub fn start(db: &Db, handler: Arc<dyn EventHandler>, shutdown: CancellationToken) -> Self {
         match db {
             Db::Sqlite(_) => {
-                let (tx, rx) = mpsc::channel::<Event>(BUS_CAPACITY);
+                let (tx, rx) = mpsc::unbounded_channel::<Event>();
                 tokio::spawn(dispatch_local(rx, handler, shutdown));
                 Self::Local(tx)
             }
@@ -134,8 +137,9 @@ impl Bus {
     pub async fn commit(&self, mut tx: Tx, events: Vec<Event>) -> Result<(), StoreError> {
         match self {
             Self::Local(sender) => {
-                tx.commit().await?;
-                send_local(sender, events).await;
+                let sender = sender.clone();
+                tx.commit_then(Box::new(move || send_local(&sender, events)))
+                    .await?;
             }
             Self::Postgres(_) => {
                 for event in &events {
@@ -150,7 +154,7 @@ impl Bus {
     /// Publishes events that report no stored change (typing indicators).
     pub async fn publish(&self, events: Vec<Event>) -> Result<(), StoreError> {
         match self {
-            Self::Local(sender) => send_local(sender, events).await,
+            Self::Local(sender) => send_local(sender, events),
             Self::Postgres(pool) => {
                 for event in &events {
                     let payload = serde_json::to_string(event).unwrap_or_default();
@@ -169,9 +173,9 @@ impl Bus {
     }
 }
 
-async fn send_local(sender: &mpsc::Sender<Event>, events: Vec<Event>) {
+fn send_local(sender: &mpsc::UnboundedSender<Event>, events: Vec<Event>) {
     for event in events {
-        if sender.send(event).await.is_err() {
+        if sender.send(event).is_err() {
             // The dispatcher stops only at shutdown; nobody is left to tell.
             return;
         }
@@ -196,7 +200,7 @@ async fn notify_in(tx: &mut Tx, event: &Event) -> Result<(), StoreError> {
 }
 
 async fn dispatch_local(
-    mut rx: mpsc::Receiver<Event>,
+    mut rx: mpsc::UnboundedReceiver<Event>,
     handler: Arc<dyn EventHandler>,
     shutdown: CancellationToken,
 ) {
@@ -298,7 +302,9 @@ async fn prune_payloads(db: Db, shutdown: CancellationToken) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::ids::{AgentId, SessionId};
+    use crate::domain::ids::{AgentId, SessionId, SessionKey};
+    use crate::domain::language::Lang;
+    use crate::realtime::QueueEntry;
     use uuid::Uuid;
 
     #[test]
@@ -319,7 +325,21 @@ mod tests {
                 "{}",
             ),
             Event::frame(Audience::Connection { conn: Uuid::nil() }, "{}"),
-            Event::QueueChanged,
+            Event::Queue(QueueChange::Left {
+                session_id: SessionId(Uuid::nil()),
+            }),
+            Event::Queue(QueueChange::Joined(QueueEntry {
+                session_id: SessionId(Uuid::nil()),
+                key: SessionKey(7),
+                queued_at: Some(Utc::now()),
+                client_name: "Ana".into(),
+                summary: Some("Wants a refund.".into()),
+                language: Lang::Pt,
+            })),
+            Event::Queue(QueueChange::Summary {
+                session_id: SessionId(Uuid::nil()),
+                summary: "Better.".into(),
+            }),
         ];
         for event in events {
             let wire = serde_json::to_string(&event).unwrap();

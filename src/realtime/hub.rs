@@ -6,16 +6,19 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::outbox::{Kind, Outbox, Refused};
 use crate::domain::ids::{AgentId, MessageId, SessionId};
 use crate::protocol::{Close, Frame};
 
-/// Frames one socket may have waiting to be written before it counts as a slow consumer.
-pub const OUTBOUND_CAPACITY: usize = 256;
+/// Frames a customer's socket may have waiting to be written before it counts as a slow
+/// consumer.
+pub const CLIENT_OUTBOX: usize = 256;
+/// The same for an agent's socket, which hears of every hand-off and claim: a burst of hundreds
+/// of hand-offs must not cut off an agent whose connection is merely busy.
+pub const AGENT_OUTBOX: usize = 2048;
 
 /// Identifies one socket, unique across nodes.
 pub type ConnId = Uuid;
@@ -40,58 +43,56 @@ pub enum Audience {
     Agents { except_admin: Option<AgentId> },
 }
 
-/// What a socket's writer sends next.
-#[derive(Debug)]
-pub enum Outbound {
-    /// A frame; `message_id` when it carries a stored message (so a resuming socket can skip
-    /// what it was already replayed).
-    Text(Frame, Option<MessageId>),
-    /// Send this Close frame, then stop.
-    Close(Close),
-}
-
-/// The sending half of one socket's outbound queue.
-#[derive(Clone, Debug)]
+/// One socket as the hub sees it: where its frames go.
+#[derive(Clone)]
 pub struct Peer {
     pub id: ConnId,
-    tx: mpsc::Sender<Outbound>,
+    outbox: Arc<Outbox>,
     /// Cancelled when the socket must go: its queue overflowed, or its writer stopped.
     pub kicked: CancellationToken,
 }
 
 impl Peer {
-    /// A new peer and the receiving end its writer drains.
-    pub fn new() -> (Self, mpsc::Receiver<Outbound>) {
-        let (tx, rx) = mpsc::channel(OUTBOUND_CAPACITY);
-        let peer = Self {
+    /// A new peer whose outbox holds up to `capacity` frames (its writer drains
+    /// [`Peer::outbox`]).
+    pub fn new(capacity: usize) -> Self {
+        Self {
             id: Uuid::new_v4(),
-            tx,
+            outbox: Arc::new(Outbox::new(capacity)),
             kicked: CancellationToken::new(),
-        };
-        (peer, rx)
+        }
+    }
+
+    /// What the socket's writer drains.
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 
     /// Queues a frame without waiting. A full queue disconnects the socket.
     pub fn send(&self, frame: impl Into<Frame>) {
-        self.send_message(frame.into(), None);
+        self.push(frame.into(), None, Kind::Each);
     }
 
-    fn send_message(&self, frame: Frame, message_id: Option<MessageId>) {
-        match self.tx.try_send(Outbound::Text(frame, message_id)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
+    fn push(&self, frame: Frame, message_id: Option<MessageId>, kind: Kind) {
+        if let Err(Refused::Full) = self.outbox.push(frame, message_id, kind) {
+            if !self.kicked.is_cancelled() {
                 tracing::warn!(conn = %self.id, "outbound queue full: disconnecting slow consumer");
-                self.kicked.cancel();
             }
-            Err(TrySendError::Closed(_)) => {}
+            self.kicked.cancel();
         }
     }
 
     /// Asks the writer to close the socket with `close`.
     pub fn close(&self, close: Close) {
-        if self.tx.try_send(Outbound::Close(close)).is_err() {
-            self.kicked.cancel();
-        }
+        self.outbox.close(close);
+    }
+}
+
+impl std::fmt::Debug for Peer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Peer")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -103,7 +104,10 @@ enum Key {
 
 #[derive(Default)]
 struct Registry {
-    sockets: HashMap<Key, Vec<Peer>>,
+    /// Customers' sockets by session, agents' by agent: apart, so a message for every agent
+    /// does not walk past every customer.
+    sessions: HashMap<SessionId, Vec<Peer>>,
+    agents: HashMap<AgentId, Vec<Peer>>,
     by_conn: HashMap<ConnId, Peer>,
     /// The newest message delivered to each session's sockets, to resynchronise from.
     last_message: HashMap<SessionId, MessageId>,
@@ -126,12 +130,21 @@ impl Drop for Registration {
     fn drop(&mut self) {
         let mut registry = self.hub.lock();
         registry.by_conn.remove(&self.id);
-        if let Some(peers) = registry.sockets.get_mut(&self.key) {
-            peers.retain(|p| p.id != self.id);
-            if peers.is_empty() {
-                registry.sockets.remove(&self.key);
-                if let Key::Session(session_id) = self.key {
+        let id = self.id;
+        let gone = |peers: &mut Vec<Peer>| {
+            peers.retain(|p| p.id != id);
+            peers.is_empty()
+        };
+        match self.key {
+            Key::Session(session_id) => {
+                if registry.sessions.get_mut(&session_id).is_some_and(gone) {
+                    registry.sessions.remove(&session_id);
                     registry.last_message.remove(&session_id);
+                }
+            }
+            Key::Agent(agent) => {
+                if registry.agents.get_mut(&agent).is_some_and(gone) {
+                    registry.agents.remove(&agent);
                 }
             }
         }
@@ -148,7 +161,11 @@ impl Hub {
 
     fn register(self: &Arc<Self>, key: Key, peer: &Peer) -> Registration {
         let mut registry = self.lock();
-        registry.sockets.entry(key).or_default().push(peer.clone());
+        let peers = match key {
+            Key::Session(session_id) => registry.sessions.entry(session_id).or_default(),
+            Key::Agent(agent) => registry.agents.entry(agent).or_default(),
+        };
+        peers.push(peer.clone());
         registry.by_conn.insert(peer.id, peer.clone());
         drop(registry);
         Registration {
@@ -177,7 +194,7 @@ impl Hub {
         let mut registry = self.lock();
         if let Some(last) = registry.last_message.get_mut(&session_id) {
             *last = (*last).max(message_id);
-        } else if registry.sockets.contains_key(&Key::Session(session_id)) {
+        } else if registry.sessions.contains_key(&session_id) {
             registry.last_message.insert(session_id, message_id);
         }
     }
@@ -187,16 +204,34 @@ impl Hub {
         self.register(Key::Agent(admin_id), peer)
     }
 
-    /// How many sockets this node holds for a session (for tests and metrics).
+    /// How many sockets this node holds for a session.
     pub fn client_sockets(&self, session_id: SessionId) -> usize {
-        self.lock()
-            .sockets
-            .get(&Key::Session(session_id))
-            .map_or(0, Vec::len)
+        self.lock().sessions.get(&session_id).map_or(0, Vec::len)
+    }
+
+    /// Whether any agent is connected to this node.
+    pub fn has_agents(&self) -> bool {
+        !self.lock().agents.is_empty()
     }
 
     /// Writes `frame` into the queue of every local socket in `audience`.
     pub fn deliver(&self, audience: &Audience, frame: &Frame, message_id: Option<MessageId>) {
+        self.deliver_as(audience, frame, message_id, Kind::Each);
+    }
+
+    /// Gives every local socket in `audience` the latest value of something (the queue, a
+    /// place in it): it replaces the previous value if that is still waiting to be written.
+    pub fn deliver_latest(&self, audience: &Audience, frame: &Frame) {
+        self.deliver_as(audience, frame, None, Kind::Latest);
+    }
+
+    fn deliver_as(
+        &self,
+        audience: &Audience,
+        frame: &Frame,
+        message_id: Option<MessageId>,
+        kind: Kind,
+    ) {
         let mut registry = self.lock();
         if let (Audience::Session { session_id, .. }, Some(id)) = (audience, message_id)
             && let Some(last) = registry.last_message.get_mut(session_id)
@@ -206,28 +241,28 @@ impl Hub {
         let registry = &*registry;
         let send_all = |peers: &[Peer], except: Option<ConnId>| {
             for peer in peers.iter().filter(|p| Some(p.id) != except) {
-                peer.send_message(frame.clone(), message_id);
+                peer.push(frame.clone(), message_id, kind);
             }
         };
         match *audience {
             Audience::Connection { conn } => {
                 if let Some(peer) = registry.by_conn.get(&conn) {
-                    peer.send_message(frame.clone(), message_id);
+                    peer.push(frame.clone(), message_id, kind);
                 }
             }
             Audience::Session { session_id, except } => {
-                if let Some(peers) = registry.sockets.get(&Key::Session(session_id)) {
+                if let Some(peers) = registry.sessions.get(&session_id) {
                     send_all(peers, except);
                 }
             }
             Audience::Agent { admin_id, except } => {
-                if let Some(peers) = registry.sockets.get(&Key::Agent(admin_id)) {
+                if let Some(peers) = registry.agents.get(&admin_id) {
                     send_all(peers, except);
                 }
             }
             Audience::Agents { except_admin } => {
-                for (key, peers) in &registry.sockets {
-                    if matches!(key, Key::Agent(id) if Some(*id) != except_admin) {
+                for (agent, peers) in &registry.agents {
+                    if Some(*agent) != except_admin {
                         send_all(peers, None);
                     }
                 }

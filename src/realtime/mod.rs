@@ -5,6 +5,10 @@
 
 pub mod bus;
 pub mod hub;
+pub mod outbox;
+pub mod queue;
 
 pub use bus::{Bus, Event, EventHandler};
-pub use hub::{Audience, ConnId, Hub, Outbound, Peer, Registration};
+pub use hub::{AGENT_OUTBOX, Audience, CLIENT_OUTBOX, ConnId, Hub, Peer, Registration};
+pub use outbox::Outbound;
+pub use queue::{Effect, Queue, QueueChange, QueueEntry};

@@ -44,14 +44,14 @@ pub async fn insert(db: &Db, admin: &NewAdmin<'_>) -> Result<AdminRecord, StoreE
         "INSERT INTO admin_users (username, email, password_hash, full_name, is_active, created_at) \
          VALUES ($1, $2, $3, $4, TRUE, $5) RETURNING {COLUMNS}"
     ));
-    Ok(with_pool!(db, pool => {
+    Ok(with_write!(db, conn => {
         sqlx::query_as::<_, AdminRecord>(sql)
             .bind(admin.username)
             .bind(admin.email)
             .bind(admin.password_hash)
             .bind(admin.full_name)
             .bind(admin.created_at)
-            .fetch_one(pool)
+            .fetch_one(conn)
             .await
     })?)
 }
@@ -67,13 +67,13 @@ pub async fn insert_first(
          SELECT $1, $2, $3, $4, TRUE, $5 WHERE NOT EXISTS (SELECT 1 FROM admin_users) \
          RETURNING {COLUMNS}"
     ));
-    with_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+    let mut tx = db.begin().await?;
+    let record = with_tx!(&mut tx, conn => {
         if matches!(db, Db::Postgres(_)) {
             // Under READ COMMITTED two transactions could both see an empty table; the lock
             // serialises them. SQLite already serialises writers.
             sqlx::query("LOCK TABLE admin_users IN SHARE ROW EXCLUSIVE MODE")
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
         }
         let record = sqlx::query_as::<_, AdminRecord>(sql)
@@ -82,11 +82,12 @@ pub async fn insert_first(
             .bind(admin.password_hash)
             .bind(admin.full_name)
             .bind(admin.created_at)
-            .fetch_optional(&mut *tx)
+            .fetch_optional(&mut *conn)
             .await?;
-        tx.commit().await?;
-        Ok(record)
-    })
+        Ok::<_, StoreError>(record)
+    })?;
+    tx.commit().await?;
+    Ok(record)
 }
 
 /// Whether any account exists.
@@ -134,11 +135,11 @@ pub async fn taken(db: &Db, username: &str, email: &str) -> Result<(bool, bool),
 /// Activates or deactivates an account; a deactivated agent can neither log in nor use tokens
 /// issued before.
 pub async fn set_active(db: &Db, id: AgentId, active: bool) -> Result<bool, StoreError> {
-    let updated = with_pool!(db, pool => {
+    let updated = with_write!(db, conn => {
         sqlx::query("UPDATE admin_users SET is_active = $1 WHERE id = $2")
             .bind(active)
             .bind(id)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(|done| done.rows_affected())
     })?;
@@ -147,11 +148,11 @@ pub async fn set_active(db: &Db, id: AgentId, active: bool) -> Result<bool, Stor
 
 /// Replaces an account's password hash.
 pub async fn set_password(db: &Db, id: AgentId, password_hash: &str) -> Result<bool, StoreError> {
-    let updated = with_pool!(db, pool => {
+    let updated = with_write!(db, conn => {
         sqlx::query("UPDATE admin_users SET password_hash = $1 WHERE id = $2")
             .bind(password_hash)
             .bind(id)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(|done| done.rows_affected())
     })?;

@@ -27,10 +27,10 @@ pub async fn find(db: &Db, id: i64) -> Result<Option<String>, StoreError> {
 
 /// Drops payloads older than `before`: every node has long since read them.
 pub async fn prune(db: &Db, before: DateTime<Utc>) -> Result<u64, StoreError> {
-    Ok(with_pool!(db, pool => {
+    Ok(with_write!(db, conn => {
         sqlx::query("DELETE FROM bus_payloads WHERE created_at < $1")
             .bind(before)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(|done| done.rows_affected())
     })?)

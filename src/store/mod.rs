@@ -7,20 +7,29 @@
 //! the file names, and `tests/api/schema.rs` builds both databases and compares their schemas.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use sqlx::ConnectOptions;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use thiserror::Error;
 
+use writer::{AfterCommit, WriteTx, Writer};
+
 /// Runs `$body` with `$pool` bound to the concrete pool of `$db`. The body is compiled once per
 /// backend, so sqlx's typed drivers (and their native types) are used on both.
+/// For reads: on SQLite, `$pool` is the pool of read-only connections (writes go through
+/// [`with_write!`] or a [`Tx`]).
 macro_rules! with_pool {
     ($db:expr, $pool:ident => $body:expr) => {
         match $db {
-            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Sqlite(sqlite) => {
+                let $pool = &sqlite.read;
+                $body
+            }
             $crate::store::Db::Postgres($pool) => $body,
         }
     };
@@ -42,12 +51,43 @@ macro_rules! with_tx {
     };
 }
 
+/// Runs `$body`, one writing statement (giving a `Result<_, sqlx::Error>`), with `$conn` as its
+/// executor: on SQLite a write transaction of its own on the one writer (see [`writer`]),
+/// committed if the body succeeds; on PostgreSQL the pool (the statement commits by itself).
+/// A change of several statements opens a [`Tx`] instead.
+macro_rules! with_write {
+    ($db:expr, $conn:ident => $body:expr) => {
+        match $db {
+            $crate::store::Db::Sqlite(sqlite) => {
+                let mut tx = sqlite.write().await?;
+                let $conn = &mut *tx;
+                let result = $body;
+                if result.is_ok() {
+                    tx.commit(None).await?;
+                }
+                result
+            }
+            $crate::store::Db::Postgres($conn) => $body,
+        }
+    };
+}
+
 pub mod admins;
 pub mod bus_payloads;
 pub mod messages;
 pub mod rate_limits;
 pub mod refresh_tokens;
 pub mod sessions;
+pub mod writer;
+
+/// When SQLite makes a commit durable: `Full` syncs the write-ahead log at every commit (a
+/// batch of writes), so an acknowledged message survives a power loss; `Normal` syncs only at
+/// checkpoints (an application crash loses nothing, a power loss may lose the last commits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SqliteSync {
+    Full,
+    Normal,
+}
 
 /// How long a request waits for a pooled connection before the database counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -57,8 +97,30 @@ const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The database, chosen from `DATABASE_URL` at start-up.
 #[derive(Clone, Debug)]
 pub enum Db {
-    Sqlite(SqlitePool),
+    Sqlite(Sqlite),
     Postgres(PgPool),
+}
+
+/// A SQLite database: read-only pooled connections for reads, one writer for writes.
+#[derive(Clone)]
+pub struct Sqlite {
+    pub read: SqlitePool,
+    writer: Arc<Writer>,
+}
+
+impl Sqlite {
+    /// A write transaction on the writer.
+    pub(crate) async fn write(&self) -> Result<WriteTx, StoreError> {
+        self.writer.begin().await
+    }
+}
+
+impl std::fmt::Debug for Sqlite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sqlite")
+            .field("read", &self.read)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What went wrong talking to the database.
@@ -130,15 +192,28 @@ fn is_sqlite_busy(code: Option<&str>) -> bool {
 /// A write transaction. Changes that other parties must hear about are made in one, and their
 /// events are published with it (see `realtime::Bus::commit`).
 pub enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(WriteTx),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 impl Tx {
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(tx) => tx.commit().await?,
+            Self::Sqlite(tx) => tx.commit(None).await?,
             Self::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    /// Commits, then runs `after` — on SQLite in commit order with the other writes of its
+    /// batch, before any later one's.
+    pub async fn commit_then(self, after: AfterCommit) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(tx) => tx.commit(Some(after)).await?,
+            Self::Postgres(tx) => {
+                tx.commit().await?;
+                after();
+            }
         }
         Ok(())
     }
@@ -151,18 +226,19 @@ fn is_postgres_unavailable(code: Option<&str>) -> bool {
 }
 
 impl Db {
-    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
-    /// IMMEDIATE`), so a transaction that reads before it writes cannot fail to upgrade.
+    /// Starts a write transaction. On SQLite, writers take turns on the one writing
+    /// connection, and commits are grouped (see [`writer`]).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
         Ok(match self {
-            Self::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
+            Self::Sqlite(sqlite) => Tx::Sqlite(sqlite.write().await?),
             Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }
 
-    /// Opens a pool for `url` (`sqlite:` or `postgres://`). SQLite files are created when
-    /// missing and run in WAL mode with a busy timeout and foreign keys on.
-    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+    /// Opens `url` (`sqlite:` or `postgres://`). SQLite files are created when missing and
+    /// run in WAL mode with a busy timeout and foreign keys on: one writing connection (see
+    /// [`writer`]) syncing as `sync` says, and a pool of read-only ones.
+    pub async fn connect(url: &str, sync: SqliteSync) -> Result<Self, StoreError> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
@@ -172,23 +248,40 @@ impl Db {
             return Ok(Self::Postgres(pool));
         }
         let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
+        // The writer first: it creates the file and switches it to WAL, which the read-only
+        // connections need.
+        let writer = options
+            .clone()
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(match sync {
+                SqliteSync::Full => SqliteSynchronous::Full,
+                SqliteSync::Normal => SqliteSynchronous::Normal,
+            })
+            .connect()
+            .await?;
+        let read = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.read_only(true))
             .await?;
-        Ok(Self::Sqlite(pool))
+        Ok(Self::Sqlite(Sqlite {
+            read,
+            writer: Arc::new(Writer::new(writer)),
+        }))
     }
 
     /// Applies pending migrations of this backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         match self {
-            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Self::Sqlite(sqlite) => {
+                let mut conn = sqlite.writer.exclusive().await?;
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&mut *conn)
+                    .await?
+            }
             Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
@@ -209,7 +302,13 @@ impl Db {
     }
 
     pub async fn close(&self) {
-        with_pool!(self, pool => pool.close().await);
+        match self {
+            Self::Sqlite(sqlite) => {
+                sqlite.read.close().await;
+                sqlite.writer.close().await;
+            }
+            Self::Postgres(pool) => pool.close().await,
+        }
     }
 }
 

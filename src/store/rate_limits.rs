@@ -14,7 +14,7 @@ pub async fn count(
     now: DateTime<Utc>,
     window_floor: DateTime<Utc>,
 ) -> Result<(i64, DateTime<Utc>), StoreError> {
-    Ok(with_pool!(db, pool => {
+    Ok(with_write!(db, conn => {
         sqlx::query_as(
             "INSERT INTO rate_limits (key, count, window_started_at) VALUES ($1, 1, $2) \
              ON CONFLICT (key) DO UPDATE SET \
@@ -26,18 +26,18 @@ pub async fn count(
         .bind(key)
         .bind(now)
         .bind(window_floor)
-        .fetch_one(pool)
+        .fetch_one(conn)
         .await
     })?)
 }
 
 /// Blocks `key` until `until`.
 pub async fn block(db: &Db, key: &str, until: DateTime<Utc>) -> Result<(), StoreError> {
-    with_pool!(db, pool => {
+    with_write!(db, conn => {
         sqlx::query("UPDATE rate_limits SET unblocked_at = $2 WHERE key = $1")
             .bind(key)
             .bind(until)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(drop)
     })?;
@@ -64,10 +64,10 @@ pub async fn blocked_until(
 
 /// Forgets `key` (a successful login clears its failures).
 pub async fn clear(db: &Db, key: &str) -> Result<(), StoreError> {
-    with_pool!(db, pool => {
+    with_write!(db, conn => {
         sqlx::query("DELETE FROM rate_limits WHERE key = $1")
             .bind(key)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(drop)
     })?;
@@ -76,13 +76,13 @@ pub async fn clear(db: &Db, key: &str) -> Result<(), StoreError> {
 
 /// Drops rows whose window began before `before` and that block nothing any more.
 pub async fn prune(db: &Db, before: DateTime<Utc>) -> Result<u64, StoreError> {
-    Ok(with_pool!(db, pool => {
+    Ok(with_write!(db, conn => {
         sqlx::query(
             "DELETE FROM rate_limits WHERE window_started_at < $1 \
              AND (unblocked_at IS NULL OR unblocked_at < $1)",
         )
         .bind(before)
-        .execute(pool)
+        .execute(conn)
         .await
         .map(|done| done.rows_affected())
     })?)

@@ -27,12 +27,12 @@ pub async fn insert(
     expires_at: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    with_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+    let mut tx = db.begin().await?;
+    with_tx!(&mut tx, conn => {
         sqlx::query("DELETE FROM refresh_tokens WHERE admin_id = $1 AND expires_at <= $2")
             .bind(admin_id)
             .bind(now)
-            .execute(&mut *tx)
+            .execute(&mut *conn)
             .await?;
         sqlx::query(
             "INSERT INTO refresh_tokens (admin_id, token_hash, family_id, expires_at, created_at) \
@@ -43,11 +43,10 @@ pub async fn insert(
         .bind(family)
         .bind(expires_at)
         .bind(now)
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-        tx.commit().await?;
-        Ok(())
-    })
+    });
+    tx.commit().await
 }
 
 /// Marks the token used if it is outstanding and unexpired. Of two concurrent refreshes with the
@@ -57,7 +56,7 @@ pub async fn present(
     token_hash: &str,
     now: DateTime<Utc>,
 ) -> Result<Presented, StoreError> {
-    let fresh: Option<(AgentId, String)> = with_pool!(db, pool => {
+    let fresh: Option<(AgentId, String)> = with_write!(db, conn => {
         sqlx::query_as(
             "UPDATE refresh_tokens SET used_at = $2 \
              WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 \
@@ -65,7 +64,7 @@ pub async fn present(
         )
         .bind(token_hash)
         .bind(now)
-        .fetch_optional(pool)
+        .fetch_optional(conn)
         .await
     })?;
     if let Some((admin, family)) = fresh {
@@ -98,10 +97,10 @@ pub async fn family_of(db: &Db, token_hash: &str) -> Result<Option<String>, Stor
 
 /// Revokes every token of a family; returns how many there were.
 pub async fn revoke_family(db: &Db, family: &str) -> Result<u64, StoreError> {
-    Ok(with_pool!(db, pool => {
+    Ok(with_write!(db, conn => {
         sqlx::query("DELETE FROM refresh_tokens WHERE family_id = $1")
             .bind(family)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(|done| done.rows_affected())
     })?)
@@ -109,10 +108,10 @@ pub async fn revoke_family(db: &Db, family: &str) -> Result<u64, StoreError> {
 
 /// Revokes every token of an account (all its families).
 pub async fn revoke_all(db: &Db, admin_id: AgentId) -> Result<u64, StoreError> {
-    Ok(with_pool!(db, pool => {
+    Ok(with_write!(db, conn => {
         sqlx::query("DELETE FROM refresh_tokens WHERE admin_id = $1")
             .bind(admin_id)
-            .execute(pool)
+            .execute(conn)
             .await
             .map(|done| done.rows_affected())
     })?)

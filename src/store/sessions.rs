@@ -84,8 +84,8 @@ pub async fn create(
     language: Option<Lang>,
     now: DateTime<Utc>,
 ) -> Result<SessionRecord, StoreError> {
-    with_pool!(db, pool => {
-        let mut tx = pool.begin().await?;
+    let mut tx = db.begin().await?;
+    let record = with_tx!(&mut tx, conn => {
         let client_id: i64 = sqlx::query_scalar(
             "INSERT INTO client_info (name, email, phone, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
         )
@@ -93,7 +93,7 @@ pub async fn create(
         .bind(client.email.as_str())
         .bind(client.phone.as_str())
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
         let id: SessionKey = sqlx::query_scalar(
             "INSERT INTO chat_sessions (session_id, client_info_id, state, created_at, updated_at, language) \
@@ -103,15 +103,16 @@ pub async fn create(
         .bind(client_id)
         .bind(now)
         .bind(language.map(Lang::code))
-        .fetch_one(&mut *tx)
+        .fetch_one(&mut *conn)
         .await?;
         let record = sqlx::query_as::<_, SessionRecord>(BY_ID)
             .bind(id)
-            .fetch_one(&mut *tx)
+            .fetch_one(&mut *conn)
             .await?;
-        tx.commit().await?;
-        Ok(record)
-    })
+        Ok::<_, StoreError>(record)
+    })?;
+    tx.commit().await?;
+    Ok(record)
 }
 
 /// Records that the customer of session `key` writes in `language` (inside the transaction

@@ -14,7 +14,7 @@ use super::socket::{close_now, serve};
 use crate::accounts;
 use crate::domain::ids::{AgentId, MessageId};
 use crate::protocol::{AgentEvent, AgentFrame, FrameError, close};
-use crate::realtime::Peer;
+use crate::realtime::{AGENT_OUTBOX, Peer};
 use crate::security::ClientAddress;
 use crate::state::AppState;
 
@@ -62,9 +62,13 @@ async fn serve_agent(
         opened.map_err(|err| super::refused(&err))
     };
     let shutdown = state.shutdown.clone();
-    serve(socket, shutdown, connect, move |peer, frame| {
-        handle(state.clone(), agent, peer, frame)
-    })
+    serve(
+        socket,
+        AGENT_OUTBOX,
+        shutdown,
+        connect,
+        move |peer, frame| handle(state.clone(), agent, peer, frame),
+    )
     .await;
 }
 

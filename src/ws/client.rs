@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use super::socket::{close_now, serve};
 use crate::domain::ids::{MessageId, SessionId};
 use crate::protocol::{ClientEvent, ClientFrame, FrameError, close};
-use crate::realtime::Peer;
+use crate::realtime::{CLIENT_OUTBOX, Peer};
 use crate::security::ClientAddress;
 use crate::state::AppState;
 
@@ -57,9 +57,13 @@ async fn run(socket: WebSocket, state: AppState, raw_id: String, after: Option<M
         opened.map_err(|err| super::refused(&err))
     };
     let shutdown = state.shutdown.clone();
-    serve(socket, shutdown, connect, move |peer, frame| {
-        handle(state.clone(), session_id, peer, frame)
-    })
+    serve(
+        socket,
+        CLIENT_OUTBOX,
+        shutdown,
+        connect,
+        move |peer, frame| handle(state.clone(), session_id, peer, frame),
+    )
     .await;
 }
 

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::{SinkExt, StreamExt};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::chat::Opening;
@@ -33,11 +32,13 @@ pub async fn close_now(mut socket: WebSocket, close: Close) {
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(close_message(close))).await;
 }
 
-/// Opens a socket and runs it until it ends. `connect` joins the socket's peer to the hub and
-/// reads its opening, or names the Close frame that refuses it; `on_frame` handles each text
-/// frame the socket receives, or the error for a frame it cannot take (binary).
+/// Opens a socket and runs it until it ends. `connect` joins the socket's peer (whose outbox
+/// holds up to `capacity` frames) to the hub and reads its opening, or names the Close frame
+/// that refuses it; `on_frame` handles each text frame the socket receives, or the error for a
+/// frame it cannot take (binary).
 pub async fn serve<C, CF, H, HF>(
     socket: WebSocket,
+    capacity: usize,
     shutdown: CancellationToken,
     connect: C,
     mut on_frame: H,
@@ -47,14 +48,14 @@ pub async fn serve<C, CF, H, HF>(
     H: FnMut(Peer, Result<String, FrameError>) -> HF,
     HF: Future<Output = ()>,
 {
-    let (peer, outbound) = Peer::new();
+    let peer = Peer::new(capacity);
     let opening = match connect(peer.clone()).await {
         Ok(opening) => opening,
         Err(refused) => return close_now(socket, refused).await,
     };
     tracing::debug!("socket open");
     let on_frame = |frame| on_frame(peer.clone(), frame);
-    drive(socket, peer.clone(), outbound, opening, shutdown, on_frame).await;
+    drive(socket, peer.clone(), opening, shutdown, on_frame).await;
     tracing::debug!("socket closed");
 }
 
@@ -64,7 +65,6 @@ pub async fn serve<C, CF, H, HF>(
 async fn drive<H, F>(
     socket: WebSocket,
     peer: Peer,
-    outbound: mpsc::Receiver<Outbound>,
     opening: Opening,
     shutdown: CancellationToken,
     mut on_frame: H,
@@ -80,9 +80,8 @@ async fn drive<H, F>(
     let (sink, mut stream) = socket.split();
     let writer = tokio::spawn(write(
         sink,
-        outbound,
+        peer.clone(),
         (frames, replayed),
-        peer.kicked.clone(),
         shutdown.clone(),
     ));
     loop {
@@ -145,11 +144,11 @@ fn read_failure(err: &axum::Error) -> Option<Close> {
 
 async fn write(
     mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
-    mut outbound: mpsc::Receiver<Outbound>,
+    peer: Peer,
     (opening, replayed): (Vec<Utf8Bytes>, HashSet<MessageId>),
-    kicked: CancellationToken,
     shutdown: CancellationToken,
 ) {
+    let kicked = &peer.kicked;
     for frame in opening {
         if sink.send(Message::Text(frame)).await.is_err() {
             kicked.cancel();
@@ -163,11 +162,10 @@ async fn write(
             biased;
             () = shutdown.cancelled() => close_message(close::GOING_AWAY),
             () = kicked.cancelled() => close_message(close::SLOW_CONSUMER),
-            next = outbound.recv() => match next {
-                Some(Outbound::Text(_, Some(id))) if replayed.contains(&id) => continue,
-                Some(Outbound::Text(text, _)) => Message::Text(text),
-                Some(Outbound::Close(close)) => close_message(close),
-                None => break,
+            next = peer.outbox().next() => match next {
+                Outbound::Text(_, Some(id)) if replayed.contains(&id) => continue,
+                Outbound::Text(text, _) => Message::Text(text),
+                Outbound::Close(close) => close_message(close),
             },
             _ = ping.tick() => Message::Ping(Default::default()),
         };

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::{PgPool, SqlitePool};
-use switchboard::store::Db;
+use switchboard::store::{Db, SqliteSync, Tx};
 use tempfile::TempDir;
 
 use crate::helpers::{PostgresDatabase, postgres_server};
@@ -315,7 +315,7 @@ async fn describe_postgres(pool: &PgPool) -> Schema {
 
 /// Connects to `url` and applies this backend's migrations, as the server does at start-up.
 async fn migrated(url: &str) -> Db {
-    let db = Db::connect(url).await.expect("connect");
+    let db = Db::connect(url, SqliteSync::Normal).await.expect("connect");
     db.migrate().await.expect("migrations apply");
     db
 }
@@ -323,7 +323,7 @@ async fn migrated(url: &str) -> Db {
 /// Describes the database and closes it.
 async fn describe(db: Db) -> Schema {
     let schema = match &db {
-        Db::Sqlite(pool) => describe_sqlite(pool).await,
+        Db::Sqlite(sqlite) => describe_sqlite(&sqlite.read).await,
         Db::Postgres(pool) => describe_postgres(pool).await,
     };
     db.close().await;
@@ -362,13 +362,14 @@ async fn the_comparison_notices_an_extra_column() {
     let original = describe(migrated(&sqlite_url(&dir, "original.db")).await).await;
     original.assert_complete("SQLite");
     let changed = migrated(&sqlite_url(&dir, "changed.db")).await;
-    let Db::Sqlite(pool) = &changed else {
+    let Ok(Tx::Sqlite(mut tx)) = changed.begin().await else {
         panic!("a sqlite:// URL opens SQLite")
     };
     sqlx::query("ALTER TABLE messages ADD COLUMN extra TEXT")
-        .execute(pool)
+        .execute(&mut *tx)
         .await
         .expect("alter table");
+    tx.commit(None).await.expect("commit");
     let changed = describe(changed).await;
     assert_eq!(
         original.differences(&changed, ["original", "changed"]),
