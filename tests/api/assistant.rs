@@ -310,7 +310,7 @@ async fn repeated_503s_open_the_breaker_which_closes_after_the_cool_down() {
     // After the cool-down one probe goes through; it succeeds, and the breaker closes.
     fake.set_mode(Mode::Reply("Back online.".into()));
     tokio::time::sleep(Duration::from_millis(1100)).await; // the cool-down is the behaviour under test
-    ws.send_json(json!({"content": "Anyone there?"})).await;
+    ws.send_json(json!({"content": "Is it working now?"})).await;
     assert_eq!(streamed_reply(&mut ws).await.1["content"], "Back online.");
     ws.send_json(json!({"content": "Great"})).await;
     assert_eq!(streamed_reply(&mut ws).await.1["content"], "Back online.");
