@@ -5,12 +5,11 @@
 
 use std::collections::HashMap;
 
-use axum::extract::ws::WebSocket;
 use axum::extract::{Query, State, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
-use super::socket::{close_now, serve};
+use super::socket::{Socket, close_now, serve};
 use crate::accounts;
 use crate::domain::ids::{AgentId, MessageId};
 use crate::protocol::{AgentEvent, AgentFrame, FrameError, close};
@@ -34,13 +33,13 @@ pub async fn upgrade(
     let after = super::resume_point(&query);
     super::configure(ws).on_upgrade(move |socket| {
         tasks.track_future(async move {
-            run(socket, state, token, after).await;
+            run(Box::new(socket), state, token, after).await;
             drop(slot);
         })
     })
 }
 
-async fn run(socket: WebSocket, state: AppState, token: String, after: Option<MessageId>) {
+async fn run(socket: Socket, state: AppState, token: String, after: Option<MessageId>) {
     match state.accounts.authenticate(&token).await {
         Ok(admin) => serve_agent(socket, state, admin.id, admin.username, after).await,
         Err(accounts::Error::Unavailable) => close_now(socket, close::TRY_AGAIN_LATER).await,
@@ -50,7 +49,7 @@ async fn run(socket: WebSocket, state: AppState, token: String, after: Option<Me
 
 #[tracing::instrument(name = "agent_socket", skip_all, fields(admin_id = %agent))]
 async fn serve_agent(
-    socket: WebSocket,
+    socket: Socket,
     state: AppState,
     agent: AgentId,
     username: String,

@@ -5,12 +5,11 @@
 
 use std::collections::HashMap;
 
-use axum::extract::ws::WebSocket;
 use axum::extract::{Path, Query, State, WebSocketUpgrade};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::socket::{close_now, serve};
+use super::socket::{Socket, close_now, serve};
 use crate::domain::ids::{MessageId, SessionId};
 use crate::protocol::{ClientEvent, ClientFrame, FrameError, close};
 use crate::realtime::{CLIENT_OUTBOX, Peer};
@@ -40,14 +39,14 @@ pub async fn upgrade(
     let after = super::resume_point(&query);
     super::configure(ws).on_upgrade(move |socket| {
         tasks.track_future(async move {
-            run(socket, state, session_id, after).await;
+            run(Box::new(socket), state, session_id, after).await;
             drop(slot);
         })
     })
 }
 
 #[tracing::instrument(name = "client_socket", skip_all, fields(session_id = %raw_id))]
-async fn run(socket: WebSocket, state: AppState, raw_id: String, after: Option<MessageId>) {
+async fn run(socket: Socket, state: AppState, raw_id: String, after: Option<MessageId>) {
     let Some(session_id) = SessionId::parse(&raw_id) else {
         return close_now(socket, close::SESSION_NOT_FOUND).await;
     };

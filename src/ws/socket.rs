@@ -27,8 +27,12 @@ fn close_message(close: Close) -> Message {
     }))
 }
 
+/// A socket, boxed: its 368 bytes move between the functions that drive it as a pointer instead
+/// of being copied into each one's future (they would be, once per level, for every idle socket).
+pub type Socket = Box<WebSocket>;
+
 /// Sends a Close frame on a socket that has not been split, then drops it.
-pub async fn close_now(mut socket: WebSocket, close: Close) {
+pub async fn close_now(mut socket: Socket, close: Close) {
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(close_message(close))).await;
 }
 
@@ -37,7 +41,7 @@ pub async fn close_now(mut socket: WebSocket, close: Close) {
 /// that refuses it; `on_frame` handles each text frame the socket receives, or the error for a
 /// frame it cannot take (binary).
 pub async fn serve<C, CF, H, HF>(
-    socket: WebSocket,
+    socket: Socket,
     capacity: usize,
     shutdown: CancellationToken,
     connect: C,
@@ -49,7 +53,9 @@ pub async fn serve<C, CF, H, HF>(
     HF: Future<Output = ()>,
 {
     let peer = Peer::new(capacity);
-    let opening = match connect(peer.clone()).await {
+    // Boxed, like each frame's handling below: an idle socket's task then holds pointers, not
+    // the space of the largest use case it might run (about 14 KB when inlined).
+    let opening = match Box::pin(connect(peer.clone())).await {
         Ok(opening) => opening,
         Err(refused) => return close_now(socket, refused).await,
     };
@@ -63,7 +69,7 @@ pub async fn serve<C, CF, H, HF>(
 /// (skipping queued frames that carry a message the opening replayed, so a resumed socket sees
 /// each message exactly once).
 async fn drive<H, F>(
-    socket: WebSocket,
+    socket: Socket,
     peer: Peer,
     opening: Opening,
     shutdown: CancellationToken,
@@ -91,11 +97,11 @@ async fn drive<H, F>(
             () = shutdown.cancelled() => break,
         };
         match next {
-            Some(Ok(Message::Text(text))) => on_frame(Ok(text.to_string())).await,
+            Some(Ok(Message::Text(text))) => Box::pin(on_frame(Ok(text.to_string()))).await,
             Some(Ok(Message::Binary(_))) => {
                 let refused =
                     FrameError::bad_request("Binary frames are not supported; send JSON text");
-                on_frame(Err(refused)).await;
+                Box::pin(on_frame(Err(refused))).await;
             }
             Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
             Some(Ok(Message::Close(_))) | None => break,
@@ -143,7 +149,7 @@ fn read_failure(err: &axum::Error) -> Option<Close> {
 }
 
 async fn write(
-    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut sink: futures_util::stream::SplitSink<Socket, Message>,
     peer: Peer,
     (opening, replayed): (Vec<Utf8Bytes>, HashSet<MessageId>),
     shutdown: CancellationToken,
