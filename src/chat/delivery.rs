@@ -4,7 +4,8 @@
 //! events may have been missed, its sockets are brought up to date from the database. The hub
 //! only delivers; these reads and frames are use cases.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
@@ -18,33 +19,52 @@ use crate::store::{self, Db};
 /// Most messages replayed to one session's sockets after a resynchronisation.
 const RESYNC_MESSAGES: i64 = 1000;
 
+/// Agents' `queue_update` and customers' `waiting` go out at most this often per node: each
+/// states the whole current value, so during a burst of hand-offs and claims a node sends one
+/// per interval rather than one per change (500 hand-offs claimed by 10 agents would otherwise
+/// send every agent a thousand full copies of a queue up to 500 long).
+const ANNOUNCE_EVERY: Duration = Duration::from_millis(50);
+
 pub(super) struct Delivery {
     db: Db,
     hub: Arc<Hub>,
-    /// This node's copy of the queue, kept from the bus's changes; `None` until it is read.
-    queue: Mutex<Option<Queue>>,
+    view: Arc<QueueView>,
+}
+
+/// This node's copy of the queue and what it still has to tell about it.
+struct QueueView {
+    hub: Arc<Hub>,
+    state: Mutex<ViewState>,
+}
+
+#[derive(Default)]
+struct ViewState {
+    /// Kept from the bus's changes; `None` until it is read.
+    queue: Option<Queue>,
+    /// Changed since the last announcement: places in line from this index on moved.
+    moved_from: Option<usize>,
+    /// An announcement is scheduled.
+    scheduled: bool,
+    last_announced: Option<Instant>,
 }
 
 impl Delivery {
     pub(super) fn new(db: Db, hub: Arc<Hub>) -> Self {
-        Self {
-            db,
-            hub,
-            queue: Mutex::new(None),
-        }
+        let view = Arc::new(QueueView {
+            hub: Arc::clone(&hub),
+            state: Mutex::default(),
+        });
+        Self { db, hub, view }
     }
 
-    fn queue(&self) -> std::sync::MutexGuard<'_, Option<Queue>> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Applies a change to this node's copy of the queue and tells whoever it concerns.
+    /// Applies a change to this node's copy of the queue; whoever it concerns hears of it
+    /// with the next announcement.
     async fn queue_changed(&self, change: QueueChange) {
         {
-            let mut queue = self.queue();
-            if let Some(queue) = queue.as_mut() {
+            let mut state = self.view.lock();
+            if let Some(queue) = state.queue.as_mut() {
                 if let Effect::MovedFrom(from) = queue.apply(change) {
-                    self.announce(queue, from);
+                    self.view.moved(&mut state, from);
                 }
                 return;
             }
@@ -54,7 +74,7 @@ impl Delivery {
         self.reload_queue().await;
     }
 
-    /// Reads the queue from the database and tells every local agent and waiting customer.
+    /// Reads the queue from the database; every local agent and waiting customer hears of it.
     async fn reload_queue(&self) {
         let records = match store::sessions::list_queue(&self.db).await {
             Ok(records) => records,
@@ -64,29 +84,9 @@ impl Delivery {
             }
         };
         let queue = Queue::new(records.iter().map(frames::queue_entry).collect());
-        self.announce(&queue, 0);
-        *self.queue() = Some(queue);
-    }
-
-    /// Local agents get the queue, and local waiting customers from place `from` on their new
-    /// place in line. Both are latest values: a socket that has not written the previous one
-    /// yet gets only the newest.
-    fn announce(&self, queue: &Queue, from: usize) {
-        let entries = queue.entries();
-        if self.hub.has_agents() {
-            let update = frames::queue_update(entries).to_frame();
-            self.hub
-                .deliver_latest(&Audience::Agents { except_admin: None }, &update);
-        }
-        for (index, entry) in entries.iter().enumerate().skip(from) {
-            if self.hub.client_sockets(entry.session_id) == 0 {
-                continue;
-            }
-            let frame =
-                ClientEvent::waiting(entry.session_id, index + 1, entry.language).to_frame();
-            self.hub
-                .deliver_latest(&session_audience(entry.session_id), &frame);
-        }
+        let mut state = self.view.lock();
+        state.queue = Some(queue);
+        self.view.moved(&mut state, 0);
     }
 
     /// Sends every local customer the messages stored since the last one delivered, and a
@@ -108,6 +108,58 @@ impl Delivery {
             }
         }
         self.reload_queue().await;
+    }
+}
+
+impl QueueView {
+    fn lock(&self) -> MutexGuard<'_, ViewState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Notes that places from `from` on moved, and schedules an announcement: at once if the
+    /// last one is older than [`ANNOUNCE_EVERY`], else when it will be.
+    fn moved(self: &Arc<Self>, state: &mut ViewState, from: usize) {
+        state.moved_from = Some(state.moved_from.map_or(from, |f| f.min(from)));
+        if state.scheduled {
+            return;
+        }
+        state.scheduled = true;
+        let wait = state.last_announced.map_or(Duration::ZERO, |last| {
+            (last + ANNOUNCE_EVERY).saturating_duration_since(Instant::now())
+        });
+        let view = Arc::clone(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            view.announce();
+        });
+    }
+
+    /// Local agents get the queue, and local waiting customers whose place moved their new
+    /// place in line. Both are latest values: a socket that has not written the previous one
+    /// yet gets only the newest.
+    fn announce(&self) {
+        let mut state = self.lock();
+        state.scheduled = false;
+        state.last_announced = Some(Instant::now());
+        let moved_from = state.moved_from.take();
+        let (Some(queue), Some(from)) = (&state.queue, moved_from) else {
+            return;
+        };
+        let entries = queue.entries();
+        if self.hub.has_agents() {
+            let update = frames::queue_update(entries).to_frame();
+            self.hub
+                .deliver_latest(&Audience::Agents { except_admin: None }, &update);
+        }
+        for (index, entry) in entries.iter().enumerate().skip(from) {
+            if self.hub.client_sockets(entry.session_id) == 0 {
+                continue;
+            }
+            let frame =
+                ClientEvent::waiting(entry.session_id, index + 1, entry.language).to_frame();
+            self.hub
+                .deliver_latest(&session_audience(entry.session_id), &frame);
+        }
     }
 }
 

@@ -54,6 +54,9 @@ struct Inner {
     tasks: TaskTracker,
     limits: Limits,
     client_tokens: client_tokens::ClientTokens,
+    /// Agents' display names and usernames, which never change once an account exists: read
+    /// once per agent, not once per claim (a race for a hand-off tells every loser who won).
+    agent_names: std::sync::Mutex<std::collections::HashMap<AgentId, (String, String)>>,
 }
 
 /// The settings the use cases apply.
@@ -87,6 +90,7 @@ impl Chat {
                 assistant,
                 turns: AssistantTurns::default(),
                 tasks,
+                agent_names: Default::default(),
                 client_tokens: client_tokens::ClientTokens::new(
                     settings.secret_key.expose().as_bytes(),
                     settings.client_tokens_required,

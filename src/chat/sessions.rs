@@ -88,15 +88,37 @@ impl Chat {
     /// An agent's display name (full name, else username) and username; a placeholder for an
     /// account that is gone.
     async fn agent_names(&self, agent: AgentId) -> Result<(String, String), Error> {
-        Ok(store::admins::find_by_id(&self.inner.db, agent)
-            .await?
-            .map(|a| {
-                (
-                    a.full_name.unwrap_or_else(|| a.username.clone()),
-                    a.username,
-                )
-            })
-            .unwrap_or_else(|| (texts::SOME_AGENT.into(), String::new())))
+        let cached = (self.inner.agent_names.lock())
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&agent)
+            .cloned();
+        if let Some(names) = cached {
+            return Ok(names);
+        }
+        let Some(account) = store::admins::find_by_id(&self.inner.db, agent).await? else {
+            return Ok((texts::SOME_AGENT.into(), String::new()));
+        };
+        let names = (
+            account
+                .full_name
+                .unwrap_or_else(|| account.username.clone()),
+            account.username,
+        );
+        self.inner
+            .agent_names
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(agent, names.clone());
+        Ok(names)
+    }
+
+    /// The error for a transition the session's state does not allow: a session held by
+    /// someone else names its holder.
+    async fn refusal(&self, reason: TransitionError) -> Error {
+        match reason {
+            TransitionError::AlreadyAssigned { to } => self.taken_by(to).await,
+            reason => reason.into(),
+        }
     }
 
     /// The session is held by `holder`.
@@ -125,8 +147,7 @@ impl Chat {
             Err(err) => err.into(),
             Ok(None) => Error::session_not_found(),
             Ok(Some(current)) => match transition(current.status()) {
-                Err(TransitionError::AlreadyAssigned { to }) => self.taken_by(to).await,
-                Err(reason) => reason.into(),
+                Err(reason) => self.refusal(reason).await,
                 // It changed back in between: someone else acted first.
                 Ok(_) => Error::Conflict("Session changed concurrently; retry".into()),
             },
@@ -245,6 +266,11 @@ impl Chat {
         session_id: SessionId,
         agent: AgentId,
     ) -> Result<SessionRecord, Error> {
+        // Most losers of a race for a new hand-off are told here, from a read, without queueing
+        // for the writer; the conditional UPDATE below still decides between the rest.
+        if let Err(reason) = self.find_session(session_id).await?.status().claim(agent) {
+            return Err(self.refusal(reason).await);
+        }
         let (agent_name, agent_username) = self.agent_names(agent).await?;
         let mut tx = self.inner.db.begin().await?;
         let Some(claimed) = store::sessions::claim(&mut tx, session_id, agent, Utc::now()).await?
