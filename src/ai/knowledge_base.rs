@@ -125,10 +125,10 @@ mod tests {
         ## Can I return an item?\nYes: returns are free within 30 days. Refunds arrive in 5 days.\n";
 
     fn responder() -> Responder {
-        let dir = std::env::temp_dir().join(format!("kb-responder-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("faq.md"), FAQ).unwrap();
-        let kb = KnowledgeBase::load(&dir).unwrap();
+        // A folder of its own per call: tests run in parallel in one process.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("faq.md"), FAQ).unwrap();
+        let kb = KnowledgeBase::load(dir.path()).unwrap();
         Responder::new(Arc::new(kb))
     }
 

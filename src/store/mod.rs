@@ -52,14 +52,14 @@ macro_rules! with_tx {
 }
 
 /// Runs `$body`, one writing statement (giving a `Result<_, sqlx::Error>`), with `$conn` as its
-/// executor: on SQLite a write transaction of its own on the one writer (see [`writer`]),
+/// executor: on SQLite a one-statement write on the one writer (see [`writer`]),
 /// committed if the body succeeds; on PostgreSQL the pool (the statement commits by itself).
 /// A change of several statements opens a [`Tx`] instead.
 macro_rules! with_write {
     ($db:expr, $conn:ident => $body:expr) => {
         match $db {
             $crate::store::Db::Sqlite(sqlite) => {
-                let mut tx = sqlite.write().await?;
+                let mut tx = sqlite.write_statement().await?;
                 let $conn = &mut *tx;
                 let result = $body;
                 if result.is_ok() {
@@ -112,6 +112,11 @@ impl Sqlite {
     /// A write transaction on the writer.
     pub(crate) async fn write(&self) -> Result<WriteTx, StoreError> {
         self.writer.begin().await
+    }
+
+    /// A write of one statement on the writer (see [`Writer::begin_statement`]).
+    pub(crate) async fn write_statement(&self) -> Result<WriteTx, StoreError> {
+        self.writer.begin_statement().await
     }
 }
 

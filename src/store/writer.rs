@@ -70,25 +70,41 @@ impl Writer {
     /// Starts a write transaction: waits for the connection (writers take turns in arrival
     /// order), then opens a savepoint in the current batch.
     pub async fn begin(&self) -> Result<WriteTx, StoreError> {
+        self.start(Scope::Savepoint).await
+    }
+
+    /// Starts a write of one statement. It needs no savepoint: SQLite undoes a failed
+    /// statement by itself without ending the transaction. Like a statement in autocommit, it
+    /// is committed once executed, even if its caller goes away before [`WriteTx::commit`].
+    pub async fn begin_statement(&self) -> Result<WriteTx, StoreError> {
+        self.start(Scope::Statement).await
+    }
+
+    async fn start(&self, scope: Scope) -> Result<WriteTx, StoreError> {
         let mut state = Arc::clone(&self.state).lock_owned().await;
         if state.closed {
             return Err(StoreError::Unavailable(sqlx::Error::PoolClosed));
         }
         state.settle().await?;
-        if !state.open {
-            sqlx::query("BEGIN IMMEDIATE")
-                .execute(&mut state.conn)
-                .await?;
-            state.open = true;
-        }
-        if let Err(err) = sqlx::query("SAVEPOINT w").execute(&mut state.conn).await {
-            // Nothing of this write happened; let the flusher commit what the batch holds.
+        // One round trip to the connection's thread for both, when a batch starts.
+        let sql = match (state.open, scope) {
+            (false, Scope::Savepoint) => Some("BEGIN IMMEDIATE; SAVEPOINT w"),
+            (false, Scope::Statement) => Some("BEGIN IMMEDIATE"),
+            (true, Scope::Savepoint) => Some("SAVEPOINT w"),
+            (true, Scope::Statement) => None,
+        };
+        if let Some(sql) = sql
+            && let Err(err) = sqlx::query(sql).execute(&mut state.conn).await
+        {
+            // Nothing of this write happened; the flusher commits (or ends) the batch.
             drop(state);
             self.wake_flusher.notify_one();
             return Err(err.into());
         }
+        state.open = true;
         Ok(WriteTx {
             state: Some(state),
+            scope,
             wake_flusher: Arc::clone(&self.wake_flusher),
         })
     }
@@ -188,7 +204,17 @@ async fn flusher(state: Weak<Mutex<State>>, wake: Arc<Notify>) {
 /// one); [`WriteTx::commit`] or drop (rollback) ends it.
 pub struct WriteTx {
     state: Option<OwnedMutexGuard<State>>,
+    scope: Scope,
     wake_flusher: Arc<Notify>,
+}
+
+/// What a write transaction can undo.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Several statements, in a savepoint: dropping the transaction rolls them back.
+    Savepoint,
+    /// One statement, which SQLite makes atomic by itself.
+    Statement,
 }
 
 impl WriteTx {
@@ -198,7 +224,9 @@ impl WriteTx {
         let Some(mut state) = self.state.take() else {
             return Ok(());
         };
-        if let Err(err) = sqlx::query("RELEASE w").execute(&mut state.conn).await {
+        if self.scope == Scope::Savepoint
+            && let Err(err) = sqlx::query("RELEASE w").execute(&mut state.conn).await
+        {
             state.abandoned = true;
             drop(state);
             self.wake_flusher.notify_one();
@@ -238,7 +266,9 @@ impl DerefMut for WriteTx {
 impl Drop for WriteTx {
     fn drop(&mut self) {
         if let Some(mut state) = self.state.take() {
-            state.abandoned = true;
+            // A savepoint is rolled back before the connection is used again; a statement
+            // stays, like one in autocommit. Either way the flusher ends the batch.
+            state.abandoned = self.scope == Scope::Savepoint;
             drop(state);
             self.wake_flusher.notify_one();
         }
