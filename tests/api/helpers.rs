@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use switchboard::app::{AppState, Application};
 use switchboard::config::Settings;
 use switchboard::domain::ids::SessionId;
+use switchboard::store::with_database;
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 use uuid::Uuid;
@@ -48,22 +49,6 @@ pub fn postgres_server() -> Option<String> {
     std::env::var("TEST_DATABASE_URL")
         .ok()
         .filter(|url| url.starts_with("postgres"))
-}
-
-/// `url` with its database name replaced by `name`.
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let authority_end = base.find("://").map_or(0, |i| i + 3);
-    let root = match base[authority_end..].find('/') {
-        Some(slash) => &base[..authority_end + slash],
-        None => base,
-    };
-    match query {
-        Some(query) => format!("{root}/{name}?{query}"),
-        None => format!("{root}/{name}"),
-    }
 }
 
 impl PostgresDatabase {
@@ -258,19 +243,6 @@ pub fn loc(parts: &[&str]) -> Vec<Value> {
 
 pub fn client_info() -> Value {
     json!({"client_info": {"name": "John Doe", "email": "john@example.com", "phone": "+1234567890"}})
-}
-
-#[test]
-fn database_names_are_swapped_in_urls() {
-    assert_eq!(
-        with_database("postgres://u@h:5432/test", "x"),
-        "postgres://u@h:5432/x"
-    );
-    assert_eq!(
-        with_database("postgres://u@h/test?sslmode=disable", "x"),
-        "postgres://u@h/x?sslmode=disable"
-    );
-    assert_eq!(with_database("postgres://u@h", "x"), "postgres://u@h/x");
 }
 
 impl TestApp {

@@ -1,5 +1,5 @@
 //! `loadgen`: load, soak and correctness runs against Switchboard, speaking only its public wire
-//! protocol (HTTP and WebSockets, `PROTOCOL.md`); it never links the server's code.
+//! protocol (HTTP and WebSockets, `PROTOCOL.md`); of the server's code it uses only a URL helper.
 //!
 //! ```text
 //! cargo build --release && cargo run --release --example loadgen -- <command> [options]
