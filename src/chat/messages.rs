@@ -135,7 +135,15 @@ impl Chat {
             SessionStatus::Waiting => store::sessions::queue_position(db, session_id).await?,
             _ => None,
         };
-        let mut tx = db.begin().await?;
+        // The customer's language follows what they write, once a message says it clearly.
+        let mut lang = session.language();
+        let switch_to = language::of_message(content)
+            .filter(|written_in| *written_in != lang || session.language_code.is_none());
+        // Usually the message is the transaction's one change.
+        let mut tx = match switch_to {
+            Some(_) => db.begin().await?,
+            None => db.begin_one().await?,
+        };
         let written = Written {
             session: &session,
             agent: None,
@@ -144,11 +152,7 @@ impl Chat {
         };
         let inserted = written.store(&mut tx).await?;
         let record = inserted.record().clone();
-        // The customer's language follows what they write, once a message says it clearly.
-        let mut lang = session.language();
-        if let Some(written_in) = language::of_message(content)
-            && (written_in != lang || session.language_code.is_none())
-        {
+        if let Some(written_in) = switch_to {
             store::sessions::set_language(&mut tx, session.id, written_in).await?;
             lang = written_in;
         }
@@ -199,7 +203,8 @@ impl Chat {
     ) -> Result<MessageReceipt, Error> {
         let session = self.find_session(session_id).await?;
         session.status().can_agent_write(agent)?;
-        let mut tx = self.inner.db.begin().await?;
+        // The message is the transaction's one change.
+        let mut tx = self.inner.db.begin_one().await?;
         let written = Written {
             session: &session,
             agent: Some(agent),
