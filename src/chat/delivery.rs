@@ -27,7 +27,7 @@ const ANNOUNCE_EVERY: Duration = Duration::from_millis(50);
 
 pub(super) struct Delivery {
     db: Db,
-    hub: Arc<Hub>,
+    /// The node's sockets (`view.hub`) and its copy of the queue.
     view: Arc<QueueView>,
 }
 
@@ -51,10 +51,10 @@ struct ViewState {
 impl Delivery {
     pub(super) fn new(db: Db, hub: Arc<Hub>) -> Self {
         let view = Arc::new(QueueView {
-            hub: Arc::clone(&hub),
+            hub,
             state: Mutex::default(),
         });
-        Self { db, hub, view }
+        Self { db, view }
     }
 
     /// Applies a change to this node's copy of the queue; whoever it concerns hears of it
@@ -92,7 +92,7 @@ impl Delivery {
     /// Sends every local customer the messages stored since the last one delivered, and a
     /// closed session's `session_closed`; refreshes everyone's view of the queue.
     async fn resynchronise(&self) {
-        for (session_id, last) in self.hub.delivered() {
+        for (session_id, last) in self.view.hub.delivered() {
             let Ok(Some(session)) = store::sessions::find(&self.db, session_id).await else {
                 continue;
             };
@@ -100,11 +100,11 @@ impl Delivery {
             let missed = store::messages::list(&self.db, session.id, last, RESYNC_MESSAGES).await;
             for message in missed.unwrap_or_default() {
                 let frame = frames::client_message(session_id, &message, None).to_frame();
-                self.hub.deliver(&audience, &frame, Some(message.id));
+                self.view.hub.deliver(&audience, &frame, Some(message.id));
             }
             if session.state == SessionState::Closed {
                 let frame = ClientEvent::session_closed(session_id, session.language()).to_frame();
-                self.hub.deliver(&audience, &frame, None);
+                self.view.hub.deliver(&audience, &frame, None);
             }
         }
         self.reload_queue().await;
@@ -171,7 +171,7 @@ impl EventHandler for Delivery {
                 frame,
                 message_id,
             } => {
-                self.hub.deliver(&audience, &frame, message_id);
+                self.view.hub.deliver(&audience, &frame, message_id);
                 std::future::ready(()).boxed()
             }
             Event::Queue(change) => self.queue_changed(change).boxed(),

@@ -9,7 +9,9 @@
 //! after-commit step (publishing events) runs in commit order, before any later batch.
 //!
 //! A write transaction dropped without committing is rolled back to its savepoint before the
-//! connection is used again, leaving the others in the batch untouched.
+//! connection is used again, leaving the others in the batch untouched. A write of one
+//! statement takes no savepoint (SQLite undoes a failed statement by itself) and, like a
+//! statement in autocommit, stays once executed.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::{Arc, Weak};
@@ -121,10 +123,7 @@ impl Writer {
     /// itself closes when the last handle to the database is dropped.
     pub async fn close(&self) {
         let mut state = self.state.lock().await;
-        if let Err(err) = state.settle().await {
-            tracing::warn!(error = %err, "could not roll back an abandoned write");
-        }
-        state.flush().await;
+        state.end_batch().await;
         state.closed = true;
     }
 }
@@ -155,6 +154,14 @@ impl State {
             self.abandoned = false;
         }
         Ok(())
+    }
+
+    /// Rolls back an abandoned write, if any, and commits the rest of the batch.
+    async fn end_batch(&mut self) {
+        if let Err(err) = self.settle().await {
+            tracing::warn!(error = %err, "could not roll back an abandoned write");
+        }
+        self.flush().await;
     }
 
     /// Commits the batch: each write waiting for it learns the outcome, and after a success
@@ -192,11 +199,7 @@ async fn flusher(state: Weak<Mutex<State>>, wake: Arc<Notify>) {
     loop {
         wake.notified().await;
         let Some(state) = state.upgrade() else { return };
-        let mut state = state.lock().await;
-        if let Err(err) = state.settle().await {
-            tracing::warn!(error = %err, "could not roll back an abandoned write");
-        }
-        state.flush().await;
+        state.lock().await.end_batch().await;
     }
 }
 
