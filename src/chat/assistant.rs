@@ -172,7 +172,8 @@ impl Chat {
         &self,
         session_id: SessionId,
     ) -> Result<Option<(SessionKey, Lang)>, Error> {
-        let session = self.find_session(session_id).await?;
+        // From the database: an agent may have taken it over on another node a moment ago.
+        let session = self.read_session(session_id).await?;
         Ok((session.state == SessionState::Ai).then(|| (session.id, session.language())))
     }
 
@@ -267,7 +268,7 @@ impl Chat {
         // Taken over by a person meanwhile: the reply is dropped, unless the customer saw it
         // being written — then it is completed, so no half-written message is left on their
         // screen.
-        match self.find_session(session_id).await?.state {
+        match self.read_session(session_id).await?.state {
             SessionState::Ai => {}
             SessionState::Human if !shown.is_empty() => {}
             SessionState::Human | SessionState::Closed => return Ok(()),

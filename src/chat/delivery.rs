@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
+use super::session_cache::SessionCache;
 use super::{frames, session_audience};
 use crate::domain::session::SessionState;
 use crate::protocol::ClientEvent;
@@ -27,6 +28,8 @@ const ANNOUNCE_EVERY: Duration = Duration::from_millis(50);
 
 pub(super) struct Delivery {
     db: Db,
+    /// The node's copies of sessions, dropped when the bus says they changed.
+    sessions: Arc<SessionCache>,
     /// The node's sockets (`view.hub`) and its copy of the queue.
     view: Arc<QueueView>,
 }
@@ -49,12 +52,12 @@ struct ViewState {
 }
 
 impl Delivery {
-    pub(super) fn new(db: Db, hub: Arc<Hub>) -> Self {
+    pub(super) fn new(db: Db, hub: Arc<Hub>, sessions: Arc<SessionCache>) -> Self {
         let view = Arc::new(QueueView {
             hub,
             state: Mutex::default(),
         });
-        Self { db, view }
+        Self { db, sessions, view }
     }
 
     /// Applies a change to this node's copy of the queue; whoever it concerns hears of it
@@ -92,6 +95,7 @@ impl Delivery {
     /// Sends every local customer the messages stored since the last one delivered, and a
     /// closed session's `session_closed`; refreshes everyone's view of the queue.
     async fn resynchronise(&self) {
+        self.sessions.clear();
         for (session_id, last) in self.view.hub.delivered() {
             let Ok(Some(session)) = store::sessions::find(&self.db, session_id).await else {
                 continue;
@@ -175,6 +179,10 @@ impl EventHandler for Delivery {
                 std::future::ready(()).boxed()
             }
             Event::Queue(change) => self.queue_changed(change).boxed(),
+            Event::SessionsChanged { sessions } => {
+                self.sessions.forget(&sessions);
+                std::future::ready(()).boxed()
+            }
         }
     }
 

@@ -12,7 +12,7 @@ use crate::domain::session::{SenderType, SessionStatus, TransitionError};
 use crate::protocol::{Ack, AgentEvent, ClientEvent, Frame, Typing};
 use crate::realtime::{Audience, ConnId, Event};
 use crate::store::messages::{Inserted, MessageRecord, NewMessage};
-use crate::store::{self, Tx, sessions::SessionRecord};
+use crate::store::{self, sessions::SessionRecord};
 
 /// What the sender learns once its message is stored.
 #[derive(Debug, Clone)]
@@ -70,36 +70,101 @@ fn to_session_sockets(
 }
 
 /// A message a person wrote: the customer, or the agent `agent`.
-struct Written<'a> {
-    session: &'a SessionRecord,
+fn written<'a>(
+    session: &SessionRecord,
     agent: Option<AgentId>,
     content: &'a str,
     client_msg_id: Option<&'a str>,
-}
-
-impl Written<'_> {
-    /// Stores it in `tx`, once per `client_msg_id`.
-    async fn store(&self, tx: &mut Tx) -> Result<Inserted, Error> {
-        let sender = match self.agent {
+) -> NewMessage<'a> {
+    NewMessage {
+        session: session.id,
+        sender: match agent {
             Some(_) => SenderType::Admin,
             None => SenderType::Client,
-        };
-        let message = NewMessage {
-            session: self.session.id,
-            sender,
-            sender_admin_id: self.agent,
-            content: self.content,
-            client_msg_id: self.client_msg_id,
-            provider_data: None,
-            created_at: Utc::now(),
-        };
-        Ok(store::messages::insert(tx, &message).await?)
+        },
+        sender_admin_id: agent,
+        content,
+        client_msg_id,
+        provider_data: None,
+        created_at: Utc::now(),
     }
 }
 
 /// The message as agents see it.
 fn for_agents(session: &SessionRecord, message: &MessageRecord) -> AgentEvent {
     frames::agent_message(session.session_id, &session.client.name, message)
+}
+
+/// Whom a customer's message is shown to, as the session was when it was written.
+struct FromCustomer {
+    session: SessionRecord,
+    from: ConnId,
+    client_msg_id: Option<String>,
+    /// The customer's place in line, while queued.
+    position: Option<usize>,
+    lang: language::Lang,
+}
+
+impl FromCustomer {
+    /// The sender's `ack`; unless the message is a repeat, the customer's other tabs, the
+    /// agents concerned and, while queued, the customer's place in line.
+    fn events(self, inserted: &Inserted) -> Vec<Event> {
+        let record = inserted.record();
+        let session_id = self.session.session_id;
+        let mut events: Vec<Event> = ack(self.from, self.client_msg_id, record, Writer::Customer)
+            .into_iter()
+            .collect();
+        if let Inserted::Repeat(_) = inserted {
+            // A resend after a lost ack: acknowledged again, nothing else happens twice.
+            return events;
+        }
+        events.push(to_session_sockets(session_id, record, Some(self.from)));
+        match self.session.status() {
+            SessionStatus::Assigned(agent) => {
+                events.push(to_agent(agent, &for_agents(&self.session, record)))
+            }
+            SessionStatus::Waiting => {
+                events.push(to_agents(None, &for_agents(&self.session, record)));
+                if let Some(position) = self.position {
+                    events.push(to_session(
+                        session_id,
+                        &ClientEvent::waiting(session_id, position, self.lang),
+                    ));
+                }
+            }
+            SessionStatus::Ai | SessionStatus::Closed => {}
+        }
+        events
+    }
+}
+
+/// An agent's message: shown to the customer and on the agent's other tabs.
+struct FromAgent {
+    session: SessionRecord,
+    agent: AgentId,
+    from: ConnId,
+    client_msg_id: Option<String>,
+}
+
+impl FromAgent {
+    fn events(self, inserted: &Inserted) -> Vec<Event> {
+        let record = inserted.record();
+        let mut events: Vec<Event> = ack(self.from, self.client_msg_id, record, Writer::Agent)
+            .into_iter()
+            .collect();
+        if let Inserted::New(_) = inserted {
+            events.push(to_session_sockets(self.session.session_id, record, None));
+            events.push(Event::message(
+                Audience::Agent {
+                    admin_id: self.agent,
+                    except: Some(self.from),
+                },
+                for_agents(&self.session, record).to_frame(),
+                record.id,
+            ));
+        }
+        events
+    }
 }
 
 impl Chat {
@@ -126,7 +191,9 @@ impl Chat {
         client_msg_id: Option<String>,
     ) -> Result<MessageReceipt, Error> {
         let db = &self.inner.db;
-        let session = self.find_session(session_id).await?;
+        let session = self
+            .session_allowing(session_id, |s| s != SessionStatus::Closed)
+            .await?;
         let status = session.status();
         if status == SessionStatus::Closed {
             return Err(TransitionError::Closed.into());
@@ -136,60 +203,47 @@ impl Chat {
             _ => None,
         };
         // The customer's language follows what they write, once a message says it clearly.
-        let mut lang = session.language();
-        let switch_to = language::of_message(content)
-            .filter(|written_in| *written_in != lang || session.language_code.is_none());
-        // Usually the message is the transaction's one change.
-        let mut tx = match switch_to {
-            Some(_) => db.begin().await?,
-            None => db.begin_one().await?,
+        let switch_to = language::of_message(content).filter(|written_in| {
+            *written_in != session.language() || session.language_code.is_none()
+        });
+        let lang = switch_to.unwrap_or(session.language());
+        let message = written(&session, None, content, client_msg_id.as_deref());
+        let key = session.id;
+        let route = FromCustomer {
+            session,
+            from,
+            client_msg_id: client_msg_id.clone(),
+            position,
+            lang,
         };
-        let written = Written {
-            session: &session,
-            agent: None,
-            content,
-            client_msg_id: client_msg_id.as_deref(),
+        let inserted = match switch_to {
+            // The message and the language it says, in one transaction.
+            Some(written_in) => {
+                let mut tx = db.begin().await?;
+                let inserted = store::messages::insert(&mut tx, &message).await?;
+                store::sessions::set_language(&mut tx, key, written_in).await?;
+                self.commit(tx, route.events(&inserted)).await?;
+                inserted
+            }
+            // Usually the message is the one change.
+            None => {
+                self.inner
+                    .bus
+                    .append(db, &message, move |inserted| route.events(inserted))
+                    .await?
+            }
         };
-        let inserted = written.store(&mut tx).await?;
-        let record = inserted.record().clone();
-        if let Some(written_in) = switch_to {
-            store::sessions::set_language(&mut tx, session.id, written_in).await?;
-            lang = written_in;
-        }
-        let mut events: Vec<Event> = ack(from, client_msg_id, &record, Writer::Customer)
-            .into_iter()
-            .collect();
-        if let Inserted::Repeat(_) = inserted {
-            // A resend after a lost ack: acknowledged again, nothing else happens twice.
-            self.commit(tx, events).await?;
-            return Ok(MessageReceipt::from(&record));
-        }
-        events.push(to_session_sockets(session_id, &record, Some(from)));
-        match status {
-            SessionStatus::Assigned(agent) => {
-                events.push(to_agent(agent, &for_agents(&session, &record)))
-            }
-            SessionStatus::Waiting => {
-                events.push(to_agents(None, &for_agents(&session, &record)));
-                if let Some(position) = position {
-                    events.push(to_session(
-                        session_id,
-                        &ClientEvent::waiting(session_id, position, lang),
-                    ));
-                }
-            }
-            SessionStatus::Ai | SessionStatus::Closed => {}
-        }
-        self.commit(tx, events).await?;
-
-        if status == SessionStatus::Ai {
+        let receipt = MessageReceipt::from(inserted.record());
+        if let Inserted::New(_) = inserted
+            && status == SessionStatus::Ai
+        {
             if asks_for_human(content) {
                 self.hand_off(session_id, None, None).await?;
             } else {
                 self.answer(session_id, from, lang).await?;
             }
         }
-        Ok(MessageReceipt::from(&record))
+        Ok(receipt)
     }
 
     /// An agent's message to the session it holds, sent from socket `from`.
@@ -201,40 +255,32 @@ impl Chat {
         content: &str,
         client_msg_id: Option<String>,
     ) -> Result<MessageReceipt, Error> {
-        let session = self.find_session(session_id).await?;
+        let session = self
+            .session_allowing(session_id, |s| s.can_agent_write(agent).is_ok())
+            .await?;
         session.status().can_agent_write(agent)?;
-        // The message is the transaction's one change.
-        let mut tx = self.inner.db.begin_one().await?;
-        let written = Written {
-            session: &session,
-            agent: Some(agent),
-            content,
-            client_msg_id: client_msg_id.as_deref(),
+        let message = written(&session, Some(agent), content, client_msg_id.as_deref());
+        let route = FromAgent {
+            session,
+            agent,
+            from,
+            client_msg_id: client_msg_id.clone(),
         };
-        let inserted = written.store(&mut tx).await?;
-        let record = inserted.record().clone();
-        let mut events: Vec<Event> = ack(from, client_msg_id, &record, Writer::Agent)
-            .into_iter()
-            .collect();
-        if let Inserted::New(_) = inserted {
-            events.push(to_session_sockets(session_id, &record, None));
-            // The agent's other tabs show it too.
-            events.push(Event::message(
-                Audience::Agent {
-                    admin_id: agent,
-                    except: Some(from),
-                },
-                for_agents(&session, &record).to_frame(),
-                record.id,
-            ));
-        }
-        self.commit(tx, events).await?;
-        Ok(MessageReceipt::from(&record))
+        let inserted = self
+            .inner
+            .bus
+            .append(&self.inner.db, &message, move |inserted| {
+                route.events(inserted)
+            })
+            .await?;
+        Ok(MessageReceipt::from(inserted.record()))
     }
 
     /// The customer is typing: their agent sees it.
     pub async fn client_typing(&self, session_id: SessionId) -> Result<(), Error> {
-        let session = self.find_session(session_id).await?;
+        let session = self
+            .session_allowing(session_id, |s| s != SessionStatus::Closed)
+            .await?;
         match session.status() {
             SessionStatus::Closed => Err(TransitionError::Closed.into()),
             SessionStatus::Assigned(agent) => {
@@ -250,7 +296,9 @@ impl Chat {
 
     /// The agent is typing: the customer sees it.
     pub async fn agent_typing(&self, session_id: SessionId, agent: AgentId) -> Result<(), Error> {
-        let session = self.find_session(session_id).await?;
+        let session = self
+            .session_allowing(session_id, |s| s.can_agent_write(agent).is_ok())
+            .await?;
         session.status().can_agent_write(agent)?;
         let event = ClientEvent::Typing(Typing {
             session_id,

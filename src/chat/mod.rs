@@ -15,6 +15,7 @@ mod error;
 mod frames;
 mod messages;
 mod openings;
+mod session_cache;
 mod sessions;
 mod suggestions;
 
@@ -35,6 +36,7 @@ use crate::config::Settings;
 use crate::domain::ids::{AgentId, SessionId};
 use crate::protocol::{AgentEvent, ClientEvent};
 use crate::realtime::{Audience, Bus, Event, Hub};
+use crate::store::writer::AfterCommit;
 use crate::store::{Db, Tx};
 use assistant::AssistantTurns;
 
@@ -54,6 +56,8 @@ struct Inner {
     tasks: TaskTracker,
     limits: Limits,
     client_tokens: client_tokens::ClientTokens,
+    /// Sessions as last read, kept until they change.
+    sessions: Arc<session_cache::SessionCache>,
     /// Agents' display names and usernames, which never change once an account exists: read
     /// once per agent, not once per claim (a race for a hand-off tells every loser who won).
     agent_names: std::sync::Mutex<std::collections::HashMap<AgentId, (String, String)>>,
@@ -80,7 +84,8 @@ impl Chat {
     ) -> anyhow::Result<Self> {
         let assistant = Arc::new(Assistant::from_settings(settings)?);
         let hub = Arc::new(Hub::default());
-        let handler = delivery::Delivery::new(db.clone(), Arc::clone(&hub));
+        let sessions = Arc::new(session_cache::SessionCache::default());
+        let handler = delivery::Delivery::new(db.clone(), Arc::clone(&hub), Arc::clone(&sessions));
         let bus = Bus::start(&db, Arc::new(handler), shutdown);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -90,6 +95,7 @@ impl Chat {
                 assistant,
                 turns: AssistantTurns::default(),
                 tasks,
+                sessions,
                 agent_names: Default::default(),
                 client_tokens: client_tokens::ClientTokens::new(
                     settings.secret_key.expose().as_bytes(),
@@ -126,9 +132,14 @@ impl Chat {
         Ok(self.inner.db.ping().await?)
     }
 
-    /// Commits `tx` with its events.
+    /// Commits `tx` with its events; the copies of the sessions it changed are dropped.
     async fn commit(&self, tx: Tx, events: Vec<Event>) -> Result<(), Error> {
-        Ok(self.inner.bus.commit(tx, events).await?)
+        let changed = tx.changed_sessions().to_vec();
+        let forget: Option<AfterCommit> = (!changed.is_empty()).then(|| {
+            let sessions = Arc::clone(&self.inner.sessions);
+            Box::new(move || sessions.forget(&changed)) as AfterCommit
+        });
+        Ok(self.inner.bus.commit(tx, events, forget).await?)
     }
 
     /// Publishes events that report no stored change (typing, deltas, a sender's error).

@@ -44,11 +44,39 @@ impl Chat {
         Ok(session)
     }
 
-    /// The session, or [`Error::NotFound`].
+    /// The session, or [`Error::NotFound`]: this node's copy if it keeps one (see
+    /// [`super::session_cache`]), else read from the database.
     pub async fn find_session(&self, session_id: SessionId) -> Result<SessionRecord, Error> {
-        store::sessions::find(&self.inner.db, session_id)
+        match self.inner.sessions.get(session_id) {
+            Some(session) => Ok(session),
+            None => self.read_session(session_id).await,
+        }
+    }
+
+    /// The session as the database has it now (kept as this node's copy).
+    pub(super) async fn read_session(&self, session_id: SessionId) -> Result<SessionRecord, Error> {
+        let cache = &self.inner.sessions;
+        let start = cache.start_read();
+        let session = store::sessions::find(&self.inner.db, session_id)
             .await?
-            .ok_or_else(Error::session_not_found)
+            .ok_or_else(Error::session_not_found)?;
+        cache.keep(start, &session);
+        Ok(session)
+    }
+
+    /// The session, for a use case that refuses some states: this node's copy when `allowed`
+    /// accepts its status, else the session as the database has it now. A copy can be behind by
+    /// a change another node made whose event has not arrived yet; it never causes a refusal.
+    pub(super) async fn session_allowing(
+        &self,
+        session_id: SessionId,
+        allowed: impl Fn(SessionStatus) -> bool,
+    ) -> Result<SessionRecord, Error> {
+        let session = self.find_session(session_id).await?;
+        if allowed(session.status()) {
+            return Ok(session);
+        }
+        self.read_session(session_id).await
     }
 
     /// Sessions waiting for an agent, oldest hand-off first.
@@ -268,7 +296,10 @@ impl Chat {
     ) -> Result<SessionRecord, Error> {
         // Most losers of a race for a new hand-off are told here, from a read, without queueing
         // for the writer; the conditional UPDATE below still decides between the rest.
-        if let Err(reason) = self.find_session(session_id).await?.status().claim(agent) {
+        let session = self
+            .session_allowing(session_id, |s| s.claim(agent).is_ok())
+            .await?;
+        if let Err(reason) = session.status().claim(agent) {
             return Err(self.refusal(reason).await);
         }
         let (agent_name, agent_username) = self.agent_names(agent).await?;

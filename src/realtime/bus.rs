@@ -23,9 +23,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::hub::Audience;
 use super::queue::QueueChange;
-use crate::domain::ids::MessageId;
+use crate::domain::ids::{MessageId, SessionKey};
 use crate::protocol::Frame;
-use crate::store::{self, Db, StoreError, Tx};
+use crate::store::messages::{Inserted, NewMessage};
+use crate::store::writer::AfterCommit;
+use crate::store::{self, Db, StoreError, Tx, TxConn};
 
 /// The NOTIFY channel.
 const CHANNEL: &str = "switchboard_events";
@@ -54,6 +56,12 @@ pub enum Event {
     /// waiting customers.
     #[serde(rename = "q")]
     Queue(QueueChange),
+    /// These sessions changed: each node drops the copies of them it keeps.
+    #[serde(rename = "s")]
+    SessionsChanged {
+        #[serde(rename = "s")]
+        sessions: Vec<SessionKey>,
+    },
 }
 
 /// What a node does with the events it receives. The core implements it: it delivers frames to
@@ -133,22 +141,66 @@ impl Bus {
         }
     }
 
-    /// Commits `tx` with its events: delivered if and only if the commit succeeds.
-    pub async fn commit(&self, mut tx: Tx, events: Vec<Event>) -> Result<(), StoreError> {
+    /// Commits `tx` with its events: delivered if and only if the commit succeeds. On the
+    /// committing node `on_commit` runs first, once the change is visible to reads. Every node
+    /// hears of the sessions `tx` changed (other nodes through [`Event::SessionsChanged`]).
+    pub async fn commit(
+        &self,
+        mut tx: Tx,
+        events: Vec<Event>,
+        on_commit: Option<AfterCommit>,
+    ) -> Result<(), StoreError> {
         match self {
             Self::Local(sender) => {
                 let sender = sender.clone();
-                tx.commit_then(Box::new(move || send_local(&sender, events)))
-                    .await?;
+                tx.commit_then(Box::new(move || {
+                    if let Some(on_commit) = on_commit {
+                        on_commit();
+                    }
+                    send_local(&sender, events);
+                }))
+                .await?;
             }
             Self::Postgres(_) => {
+                if !tx.changed_sessions().is_empty() {
+                    let sessions = tx.changed_sessions().to_vec();
+                    notify_in(&mut tx, &Event::SessionsChanged { sessions }).await?;
+                }
                 for event in &events {
                     notify_in(&mut tx, event).await?;
                 }
                 tx.commit().await?;
+                if let Some(on_commit) = on_commit {
+                    on_commit();
+                }
             }
         }
         Ok(())
+    }
+
+    /// Stores a message and publishes the events `events` makes from what was stored (the
+    /// message, or the one stored before with its `client_msg_id`): delivered if and only if it
+    /// commits. On SQLite the messages waiting for the writer are stored together (see
+    /// `store::writer`).
+    pub async fn append(
+        &self,
+        db: &Db,
+        message: &NewMessage<'_>,
+        events: impl FnOnce(&Inserted) -> Vec<Event> + Send + 'static,
+    ) -> Result<Inserted, StoreError> {
+        if let (Self::Local(sender), Db::Sqlite(sqlite)) = (self, db) {
+            let sender = sender.clone();
+            let publish = move |inserted: &Inserted| {
+                let events = events(inserted);
+                Some(Box::new(move || send_local(&sender, events)) as AfterCommit)
+            };
+            return sqlite.append(message.to_append(), Box::new(publish)).await;
+        }
+        let mut tx = db.begin_one().await?;
+        let inserted = store::messages::insert(&mut tx, message).await?;
+        let events = events(&inserted);
+        self.commit(tx, events, None).await?;
+        Ok(inserted)
     }
 
     /// Publishes events that report no stored change (typing indicators).
@@ -188,7 +240,7 @@ async fn notify_in(tx: &mut Tx, event: &Event) -> Result<(), StoreError> {
         let id = store::bus_payloads::insert(tx, &payload, Utc::now()).await?;
         payload = serde_json::to_string(&Notice::Ref { r: id }).unwrap_or_default();
     }
-    let Tx::Postgres(tx) = tx else {
+    let TxConn::Postgres(tx) = &mut tx.conn else {
         return Ok(());
     };
     sqlx::query("SELECT pg_notify($1, $2)")
@@ -340,6 +392,9 @@ mod tests {
                 session_id: SessionId(Uuid::nil()),
                 summary: "Better.".into(),
             }),
+            Event::SessionsChanged {
+                sessions: vec![SessionKey(7), SessionKey(9)],
+            },
         ];
         for event in events {
             let wire = serde_json::to_string(&event).unwrap();

@@ -81,6 +81,95 @@ pub async fn insert(tx: &mut Tx, message: &NewMessage<'_>) -> Result<Inserted, S
     }))
 }
 
+/// A message queued for SQLite's writer, which stores the messages waiting for it together, in
+/// one statement (see [`super::writer`]).
+pub struct Append {
+    /// The message as a JSON object, one element of [`INSERT_ROWS`]'s array.
+    row: String,
+    session: SessionKey,
+    client_msg_id: Option<String>,
+}
+
+impl NewMessage<'_> {
+    pub fn to_append(&self) -> Append {
+        let row = serde_json::json!({
+            "s": self.session,
+            "t": self.sender.as_str(),
+            "a": self.sender_admin_id,
+            "c": self.content,
+            "m": self.client_msg_id,
+            // As sqlx writes a timestamp to SQLite, so that it reads back the same.
+            "d": self.created_at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false),
+            "p": self.provider_data,
+        });
+        Append {
+            row: row.to_string(),
+            session: self.session,
+            client_msg_id: self.client_msg_id.map(str::to_owned),
+        }
+    }
+}
+
+/// SQLite: inserts the rows of a JSON array, in order, skipping repeats as [`insert`] does.
+const INSERT_ROWS: &str = "INSERT INTO messages (session_id, sender_type, sender_admin_id, content, client_msg_id, created_at, provider_data) \
+    SELECT value ->> 's', value ->> 't', value ->> 'a', value ->> 'c', value ->> 'm', value ->> 'd', value ->> 'p' \
+    FROM json_each($1) WHERE true ORDER BY key \
+    ON CONFLICT (session_id, client_msg_id) DO NOTHING \
+    RETURNING id, sender_type, content, created_at, session_id, client_msg_id";
+
+/// Stores `messages` on SQLite's writing connection in one statement, inside its open
+/// transaction; for each, the message stored or the one stored before with its `client_msg_id`.
+pub(super) async fn insert_all(
+    conn: &mut sqlx::SqliteConnection,
+    messages: &[Append],
+) -> Result<Vec<Inserted>, sqlx::Error> {
+    #[derive(sqlx::FromRow)]
+    struct Stored {
+        #[sqlx(flatten)]
+        record: MessageRecord,
+        session_id: SessionKey,
+        client_msg_id: Option<String>,
+    }
+    let mut rows =
+        String::with_capacity(messages.iter().map(|m| m.row.len() + 1).sum::<usize>() + 2);
+    rows.push('[');
+    for (i, message) in messages.iter().enumerate() {
+        if i > 0 {
+            rows.push(',');
+        }
+        rows.push_str(&message.row);
+    }
+    rows.push(']');
+    let mut stored = sqlx::query_as::<_, Stored>(INSERT_ROWS)
+        .bind(rows)
+        .fetch_all(&mut *conn)
+        .await?;
+    // Ids grow in insertion order, which is the array's: the stored rows, in id order, are the
+    // messages that were not repeats, in order.
+    stored.sort_by_key(|s| s.record.id);
+    let mut stored = stored.into_iter().peekable();
+    let mut inserted = Vec::with_capacity(messages.len());
+    for message in messages {
+        let new = stored.next_if(|s| {
+            s.session_id == message.session && s.client_msg_id == message.client_msg_id
+        });
+        inserted.push(match new {
+            Some(s) => Inserted::New(s.record),
+            // A repeat (of a message stored before, or earlier in this batch).
+            None => Inserted::Repeat(
+                sqlx::query_as::<_, MessageRecord>(sqlx::AssertSqlSafe(format!(
+                    "SELECT {COLUMNS} FROM messages WHERE session_id = $1 AND client_msg_id = $2"
+                )))
+                .bind(message.session)
+                .bind(message.client_msg_id.as_deref())
+                .fetch_one(&mut *conn)
+                .await?,
+            ),
+        });
+    }
+    Ok(inserted)
+}
+
 /// Messages of the session `session` whose id is greater than `after`,
 /// oldest first, at most `limit`.
 pub async fn list(

@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 };
 use thiserror::Error;
 
+use crate::domain::ids::SessionKey;
 use writer::{AfterCommit, WriteTx, Writer};
 
 /// Runs `$body` with `$pool` bound to the concrete pool of `$db`. The body is compiled once per
@@ -38,12 +39,12 @@ macro_rules! with_pool {
 /// Runs `$body` with `$conn` bound to the connection of the transaction `$tx` (a `&mut Tx`).
 macro_rules! with_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
-        match $tx {
-            $crate::store::Tx::Sqlite(tx) => {
+        match &mut ($tx).conn {
+            $crate::store::TxConn::Sqlite(tx) => {
                 let $conn = &mut **tx;
                 $body
             }
-            $crate::store::Tx::Postgres(tx) => {
+            $crate::store::TxConn::Postgres(tx) => {
                 let $conn = &mut **tx;
                 $body
             }
@@ -112,6 +113,15 @@ impl Sqlite {
     /// A write transaction on the writer.
     pub(crate) async fn write(&self) -> Result<WriteTx, StoreError> {
         self.writer.begin().await
+    }
+
+    /// Stores a message with the writer's next batch (see [`Writer::append`]).
+    pub(crate) async fn append(
+        &self,
+        message: messages::Append,
+        events: writer::AppendEvents,
+    ) -> Result<messages::Inserted, StoreError> {
+        self.writer.append(message, events).await
     }
 
     /// A write of one statement on the writer (see [`Writer::begin_statement`]).
@@ -195,27 +205,58 @@ fn is_sqlite_busy(code: Option<&str>) -> bool {
 }
 
 /// A write transaction. Changes that other parties must hear about are made in one, and their
-/// events are published with it (see `realtime::Bus::commit`).
-pub enum Tx {
+/// events are published with it (see `realtime::Bus::commit`). It notes which sessions it
+/// changed, so that copies of them kept in memory can be dropped once it commits.
+pub struct Tx {
+    pub conn: TxConn,
+    changed: Vec<SessionKey>,
+}
+
+/// The connection of a [`Tx`], per backend.
+pub enum TxConn {
     Sqlite(WriteTx),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
 impl Tx {
+    fn new(conn: TxConn) -> Self {
+        Self {
+            conn,
+            changed: Vec::new(),
+        }
+    }
+
+    /// Whether it runs on SQLite (for the statements that differ per dialect).
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self.conn, TxConn::Sqlite(_))
+    }
+
+    /// Notes that this transaction changes session `key` (the store's session writes call it).
+    pub(crate) fn session_changed(&mut self, key: SessionKey) {
+        if !self.changed.contains(&key) {
+            self.changed.push(key);
+        }
+    }
+
+    /// The sessions this transaction changes.
+    pub fn changed_sessions(&self) -> &[SessionKey] {
+        &self.changed
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(tx) => tx.commit(None).await?,
-            Self::Postgres(tx) => tx.commit().await?,
+        match self.conn {
+            TxConn::Sqlite(tx) => tx.commit(None).await?,
+            TxConn::Postgres(tx) => tx.commit().await?,
         }
         Ok(())
     }
 
     /// Commits, then runs `after` — on SQLite in commit order with the other writes of its
-    /// batch, before any later one's.
+    /// batch, before any later one's, even if the caller stops waiting.
     pub async fn commit_then(self, after: AfterCommit) -> Result<(), StoreError> {
-        match self {
-            Self::Sqlite(tx) => tx.commit(Some(after)).await?,
-            Self::Postgres(tx) => {
+        match self.conn {
+            TxConn::Sqlite(tx) => tx.commit(Some(after)).await?,
+            TxConn::Postgres(tx) => {
                 tx.commit().await?;
                 after();
             }
@@ -234,10 +275,10 @@ impl Db {
     /// Starts a write transaction. On SQLite, writers take turns on the one writing
     /// connection, and commits are grouped (see [`writer`]).
     pub async fn begin(&self) -> Result<Tx, StoreError> {
-        Ok(match self {
-            Self::Sqlite(sqlite) => Tx::Sqlite(sqlite.write().await?),
-            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-        })
+        Ok(Tx::new(match self {
+            Self::Sqlite(sqlite) => TxConn::Sqlite(sqlite.write().await?),
+            Self::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
+        }))
     }
 
     /// Starts a write transaction that makes one change: one writing statement, with any
@@ -245,10 +286,10 @@ impl Db {
     /// two fewer round trips to the writer. Dropped uncommitted, the change is kept, as a
     /// statement in autocommit would be (on PostgreSQL it is rolled back).
     pub async fn begin_one(&self) -> Result<Tx, StoreError> {
-        Ok(match self {
-            Self::Sqlite(sqlite) => Tx::Sqlite(sqlite.write_statement().await?),
-            Self::Postgres(pool) => Tx::Postgres(pool.begin().await?),
-        })
+        Ok(Tx::new(match self {
+            Self::Sqlite(sqlite) => TxConn::Sqlite(sqlite.write_statement().await?),
+            Self::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
+        }))
     }
 
     /// Opens `url` (`sqlite:` or `postgres://`). SQLite files are created when missing and

@@ -118,6 +118,7 @@ pub async fn create(
 /// Records that the customer of session `key` writes in `language` (inside the transaction
 /// that stores the message it was read from).
 pub async fn set_language(tx: &mut Tx, key: SessionKey, language: Lang) -> Result<(), StoreError> {
+    tx.session_changed(key);
     Ok(with_tx!(tx, conn => {
         sqlx::query("UPDATE chat_sessions SET language = $1 WHERE id = $2")
             .bind(language.code())
@@ -130,6 +131,7 @@ pub async fn set_language(tx: &mut Tx, key: SessionKey, language: Lang) -> Resul
 
 /// Stores the summary agents see for session `key`.
 pub async fn set_summary(tx: &mut Tx, key: SessionKey, summary: &str) -> Result<(), StoreError> {
+    tx.session_changed(key);
     Ok(with_tx!(tx, conn => {
         sqlx::query("UPDATE chat_sessions SET summary = $1 WHERE id = $2")
             .bind(summary)
@@ -154,9 +156,10 @@ pub async fn find_current(
     tx: &mut Tx,
     session_id: SessionId,
 ) -> Result<Option<SessionRecord>, StoreError> {
-    let sql = match tx {
-        Tx::Sqlite(_) => select_sessions!("WHERE s.session_id = $1"),
-        Tx::Postgres(_) => select_sessions!("WHERE s.session_id = $1 FOR UPDATE OF s"),
+    let sql = if tx.is_sqlite() {
+        select_sessions!("WHERE s.session_id = $1")
+    } else {
+        select_sessions!("WHERE s.session_id = $1 FOR UPDATE OF s")
     };
     Ok(with_tx!(tx, conn => {
         sqlx::query_as::<_, SessionRecord>(sql).bind(session_id).fetch_optional(&mut *conn).await
@@ -226,9 +229,10 @@ pub async fn claim(
     agent: AgentId,
     now: DateTime<Utc>,
 ) -> Result<Option<SessionRecord>, StoreError> {
-    let sql = match tx {
-        Tx::Sqlite(_) => CLAIM_SQLITE,
-        Tx::Postgres(_) => CLAIM_POSTGRES,
+    let sql = if tx.is_sqlite() {
+        CLAIM_SQLITE
+    } else {
+        CLAIM_POSTGRES
     };
     update_then_read(tx, sql, Some(agent), now, session_id).await
 }
@@ -322,7 +326,12 @@ async fn update_then_read(
                     .fetch_one(&mut *conn)
                     .await?,
             )),
-            None => Ok(None),
+            None => Ok::<_, StoreError>(None),
+        }
+    })
+    .inspect(|updated| {
+        if let Some(session) = updated {
+            tx.session_changed(session.id);
         }
     })
 }

@@ -8,18 +8,26 @@
 //! acknowledgement still means "stored" (and, with `synchronous=FULL`, "on disk"); its
 //! after-commit step (publishing events) runs in commit order, before any later batch.
 //!
+//! Messages, the most frequent write, do not take the connection one at a time: they queue
+//! ([`Writer::append`]) without waiting for it, and whoever next holds the connection (the
+//! flusher, or a write transaction before its own statements) stores every queued message in
+//! one statement, in queue order, so a message's id and its events keep their order relative to
+//! every other write.
+//!
 //! A write transaction dropped without committing is rolled back to its savepoint before the
 //! connection is used again, leaving the others in the batch untouched. A write of one
 //! statement takes no savepoint (SQLite undoes a failed statement by itself) and, like a
 //! statement in autocommit, stays once executed.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::Mutex as SyncMutex;
 use std::sync::{Arc, Weak};
 
 use sqlx::SqliteConnection;
 use tokio::sync::{Mutex, Notify, OwnedMutexGuard, oneshot};
 
 use super::StoreError;
+use super::messages::{self, Append, Inserted};
 
 /// Most writes committed together; the batch commits sooner when nobody else is queued.
 const MAX_BATCH: usize = 1024;
@@ -27,10 +35,23 @@ const MAX_BATCH: usize = 1024;
 /// Work to do once the change is committed (publishing its events), in commit order.
 pub type AfterCommit = Box<dyn FnOnce() + Send>;
 
+/// What publishes a queued message once it is committed, made from what was stored.
+pub type AppendEvents = Box<dyn FnOnce(&Inserted) -> Option<AfterCommit> + Send>;
+
 /// The writing connection, shared by every [`WriteTx`].
 pub struct Writer {
     state: Arc<Mutex<State>>,
+    appends: Arc<AppendQueue>,
     wake_flusher: Arc<Notify>,
+}
+
+/// Messages waiting to be stored, oldest first.
+type AppendQueue = SyncMutex<Vec<Queued>>;
+
+struct Queued {
+    message: Append,
+    events: AppendEvents,
+    done: oneshot::Sender<Result<Inserted, String>>,
 }
 
 struct State {
@@ -46,8 +67,27 @@ struct State {
 }
 
 struct Waiting {
-    done: oneshot::Sender<Result<(), String>>,
+    done: Done,
     after: Option<AfterCommit>,
+}
+
+/// Whom to tell the outcome of a batch.
+enum Done {
+    Write(oneshot::Sender<Result<(), String>>),
+    Append(oneshot::Sender<Result<Inserted, String>>, Inserted),
+}
+
+impl Done {
+    fn send(self, outcome: &Result<(), String>) {
+        match self {
+            Self::Write(done) => {
+                let _ = done.send(outcome.clone());
+            }
+            Self::Append(done, inserted) => {
+                let _ = done.send(outcome.clone().map(|()| inserted));
+            }
+        }
+    }
 }
 
 impl Writer {
@@ -61,11 +101,45 @@ impl Writer {
             waiting: Vec::new(),
             closed: false,
         }));
+        let appends = Arc::new(AppendQueue::default());
         let wake_flusher = Arc::new(Notify::new());
-        tokio::spawn(flusher(Arc::downgrade(&state), Arc::clone(&wake_flusher)));
+        tokio::spawn(flusher(
+            Arc::downgrade(&state),
+            Arc::clone(&appends),
+            Arc::clone(&wake_flusher),
+        ));
         Self {
             state,
+            appends,
             wake_flusher,
+        }
+    }
+
+    /// Stores a message with the next batch and waits for its COMMIT; `events`, given what was
+    /// stored (the message, or the one stored before with its `client_msg_id`), says what to
+    /// publish after it, in commit order. Queued, it is stored even if the caller goes away.
+    pub async fn append(
+        &self,
+        message: Append,
+        events: AppendEvents,
+    ) -> Result<Inserted, StoreError> {
+        let (done, outcome) = oneshot::channel();
+        let first = {
+            let mut appends = lock(&self.appends);
+            appends.push(Queued {
+                message,
+                events,
+                done,
+            });
+            appends.len() == 1
+        };
+        if first {
+            self.wake_flusher.notify_one();
+        }
+        match outcome.await {
+            Ok(Ok(inserted)) => Ok(inserted),
+            Ok(Err(message)) => Err(unavailable(message)),
+            Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolClosed)),
         }
     }
 
@@ -88,6 +162,8 @@ impl Writer {
             return Err(StoreError::Unavailable(sqlx::Error::PoolClosed));
         }
         state.settle().await?;
+        // Messages queued before this write are stored before it.
+        state.store_appends(&self.appends).await;
         // One round trip to the connection's thread for both, when a batch starts.
         let sql = match (state.open, scope) {
             (false, Scope::Savepoint) => Some("BEGIN IMMEDIATE; SAVEPOINT w"),
@@ -115,6 +191,7 @@ impl Writer {
     pub async fn exclusive(&self) -> Result<Exclusive, StoreError> {
         let mut state = Arc::clone(&self.state).lock_owned().await;
         state.settle().await?;
+        state.store_appends(&self.appends).await;
         state.flush().await;
         Ok(Exclusive(state))
     }
@@ -123,7 +200,7 @@ impl Writer {
     /// itself closes when the last handle to the database is dropped.
     pub async fn close(&self) {
         let mut state = self.state.lock().await;
-        state.end_batch().await;
+        state.end_batch(&self.appends).await;
         state.closed = true;
     }
 }
@@ -156,12 +233,73 @@ impl State {
         Ok(())
     }
 
-    /// Rolls back an abandoned write, if any, and commits the rest of the batch.
-    async fn end_batch(&mut self) {
+    /// Rolls back an abandoned write, if any, stores the queued messages and commits the
+    /// batch.
+    async fn end_batch(&mut self, appends: &AppendQueue) {
         if let Err(err) = self.settle().await {
             tracing::warn!(error = %err, "could not roll back an abandoned write");
         }
+        self.store_appends(appends).await;
         self.flush().await;
+    }
+
+    /// Stores the queued messages in the batch, in one statement (per [`MAX_BATCH`]), and
+    /// queues each for the COMMIT with its events. If that fails, the whole batch is rolled
+    /// back and fails: the statement may have stored some of them.
+    async fn store_appends(&mut self, appends: &AppendQueue) {
+        loop {
+            let queued: Vec<Queued> = {
+                let mut appends = lock(appends);
+                let take = appends.len().min(MAX_BATCH);
+                appends.drain(..take).collect()
+            };
+            if queued.is_empty() {
+                return;
+            }
+            let (messages, waiters): (Vec<Append>, Vec<_>) = queued
+                .into_iter()
+                .map(|q| (q.message, (q.events, q.done)))
+                .unzip();
+            match self.insert_all(&messages).await {
+                Ok(inserted) => {
+                    for ((events, done), inserted) in waiters.into_iter().zip(inserted) {
+                        let after = events(&inserted);
+                        self.waiting.push(Waiting {
+                            done: Done::Append(done, inserted),
+                            after,
+                        });
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(error = %err, messages = messages.len(), "could not store queued messages");
+                    self.fail_batch(&Err(err.to_string())).await;
+                    for (_, done) in waiters {
+                        let _ = done.send(Err(err.to_string()));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn insert_all(&mut self, messages: &[Append]) -> Result<Vec<Inserted>, sqlx::Error> {
+        if !self.open {
+            sqlx::query("BEGIN IMMEDIATE")
+                .execute(&mut self.conn)
+                .await?;
+            self.open = true;
+        }
+        messages::insert_all(&mut self.conn, messages).await
+    }
+
+    /// Rolls the batch back: every write waiting for it fails with `outcome`.
+    async fn fail_batch(&mut self, outcome: &Result<(), String>) {
+        if self.open {
+            let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
+            self.open = false;
+        }
+        for waiting in self.waiting.drain(..) {
+            waiting.done.send(outcome);
+        }
     }
 
     /// Commits the batch: each write waiting for it learns the outcome, and after a success
@@ -170,24 +308,18 @@ impl State {
         if !self.open {
             return;
         }
-        let committed = sqlx::query("COMMIT").execute(&mut self.conn).await;
+        if let Err(err) = sqlx::query("COMMIT").execute(&mut self.conn).await {
+            tracing::warn!(error = %err, writes = self.waiting.len(), "a batch of writes failed to commit");
+            // Leave no transaction open whatever state the failure left behind.
+            self.fail_batch(&Err(err.to_string())).await;
+            return;
+        }
         self.open = false;
-        let outcome = match committed {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                tracing::warn!(error = %err, writes = self.waiting.len(), "a batch of writes failed to commit");
-                // Leave no transaction open whatever state the failure left behind.
-                let _ = sqlx::query("ROLLBACK").execute(&mut self.conn).await;
-                Err(err.to_string())
-            }
-        };
         for waiting in self.waiting.drain(..) {
-            if outcome.is_ok()
-                && let Some(after) = waiting.after
-            {
+            if let Some(after) = waiting.after {
                 after();
             }
-            let _ = waiting.done.send(outcome.clone());
+            waiting.done.send(&Ok(()));
         }
     }
 }
@@ -195,12 +327,20 @@ impl State {
 /// Commits batches that nobody else will: woken by the first write of a batch (and by an
 /// abandoned one), it queues for the connection behind the writers already waiting, so their
 /// writes join the batch before it commits.
-async fn flusher(state: Weak<Mutex<State>>, wake: Arc<Notify>) {
+async fn flusher(state: Weak<Mutex<State>>, appends: Arc<AppendQueue>, wake: Arc<Notify>) {
     loop {
         wake.notified().await;
         let Some(state) = state.upgrade() else { return };
-        state.lock().await.end_batch().await;
+        state.lock().await.end_batch(&appends).await;
     }
+}
+
+fn lock(appends: &AppendQueue) -> std::sync::MutexGuard<'_, Vec<Queued>> {
+    appends.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn unavailable(message: String) -> StoreError {
+    StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(message)))
 }
 
 /// One write transaction on the writer: queries run on it as on a connection (it derefs to
@@ -236,7 +376,10 @@ impl WriteTx {
             return Err(err.into());
         }
         let (done, outcome) = oneshot::channel();
-        state.waiting.push(Waiting { done, after });
+        state.waiting.push(Waiting {
+            done: Done::Write(done),
+            after,
+        });
         if state.waiting.len() >= MAX_BATCH {
             state.flush().await;
         } else if state.waiting.len() == 1 {
@@ -245,9 +388,7 @@ impl WriteTx {
         drop(state);
         match outcome.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(StoreError::Unavailable(sqlx::Error::Io(
-                std::io::Error::other(message),
-            ))),
+            Ok(Err(message)) => Err(unavailable(message)),
             Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolClosed)),
         }
     }
@@ -275,5 +416,99 @@ impl Drop for WriteTx {
             drop(state);
             self.wake_flusher.notify_one();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::domain::client_info::{ClientName, Email, NewClientInfo, Phone};
+    use crate::domain::session::SenderType;
+    use crate::store::messages::NewMessage;
+    use crate::store::{Db, SqliteSync, sessions};
+
+    impl Writer {
+        fn queued(&self) -> usize {
+            lock(&self.appends).len()
+        }
+    }
+
+    /// Messages queued while the connection is busy are stored by one statement, in queue
+    /// order; a repeated `client_msg_id` (even within the batch) is stored once.
+    #[tokio::test]
+    async fn queued_messages_are_stored_together_in_order_and_repeats_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/t.db", dir.path().display());
+        let db = Db::connect(&url, SqliteSync::Normal).await.unwrap();
+        db.migrate().await.unwrap();
+        let client = NewClientInfo {
+            name: ClientName::parse("Ana").unwrap(),
+            email: Email::parse("ana@example.com").unwrap(),
+            phone: Phone::parse("+1234567890").unwrap(),
+        };
+        let session = sessions::create(&db, &client, None, Utc::now())
+            .await
+            .unwrap();
+        let Db::Sqlite(sqlite) = &db else {
+            unreachable!()
+        };
+
+        let held = sqlite.writer.exclusive().await.unwrap();
+        let ids = [Some("a"), None, Some("a"), Some("b"), None];
+        let mut appends = Vec::new();
+        for (i, client_msg_id) in ids.into_iter().enumerate() {
+            let message = NewMessage {
+                session: session.id,
+                sender: SenderType::Client,
+                sender_admin_id: None,
+                content: &format!("message {i}"),
+                client_msg_id,
+                provider_data: None,
+                created_at: Utc::now(),
+            }
+            .to_append();
+            let queue = sqlite.clone();
+            appends.push(tokio::spawn(async move {
+                queue.append(message, Box::new(|_| None)).await
+            }));
+            // Queued in this order.
+            while sqlite.writer.queued() < i + 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        drop(held);
+        let mut stored = Vec::new();
+        for append in appends {
+            stored.push(append.await.unwrap().unwrap());
+        }
+
+        let new: Vec<_> = stored
+            .iter()
+            .filter_map(|s| match s {
+                Inserted::New(r) => Some((r.id, r.content.as_str())),
+                Inserted::Repeat(_) => None,
+            })
+            .collect();
+        let contents: Vec<_> = new.iter().map(|(_, c)| *c).collect();
+        assert_eq!(
+            contents,
+            ["message 0", "message 1", "message 3", "message 4"]
+        );
+        assert!(
+            new.windows(2).all(|w| w[0].0 < w[1].0),
+            "ids in queue order"
+        );
+        match &stored[2] {
+            Inserted::Repeat(r) => assert_eq!(r.content, "message 0"),
+            Inserted::New(r) => panic!("a repeat was stored again: {r:?}"),
+        }
+        let history =
+            crate::store::messages::list(&db, session.id, crate::domain::ids::MessageId(0), 10)
+                .await
+                .unwrap();
+        assert_eq!(history.len(), 4);
+        db.close().await;
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use sqlx::{PgPool, SqlitePool};
-use switchboard::store::{Db, SqliteSync, Tx};
+use switchboard::store::{Db, SqliteSync, Tx, TxConn};
 use tempfile::TempDir;
 
 use crate::helpers::{PostgresDatabase, postgres_server};
@@ -362,7 +362,11 @@ async fn the_comparison_notices_an_extra_column() {
     let original = describe(migrated(&sqlite_url(&dir, "original.db")).await).await;
     original.assert_complete("SQLite");
     let changed = migrated(&sqlite_url(&dir, "changed.db")).await;
-    let Ok(Tx::Sqlite(mut tx)) = changed.begin().await else {
+    let Ok(Tx {
+        conn: TxConn::Sqlite(mut tx),
+        ..
+    }) = changed.begin().await
+    else {
         panic!("a sqlite:// URL opens SQLite")
     };
     sqlx::query("ALTER TABLE messages ADD COLUMN extra TEXT")
