@@ -21,6 +21,7 @@ use sqlx::postgres::{PgListener, PgPool};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::appends::Appends;
 use super::hub::Audience;
 use super::queue::QueueChange;
 use crate::domain::ids::{MessageId, SessionKey};
@@ -120,7 +121,11 @@ pub enum Bus {
     /// Unbounded, so the writer never waits on delivery: the dispatcher only copies frames into
     /// socket queues, far faster than commits arrive.
     Local(mpsc::UnboundedSender<Event>),
-    Postgres(PgPool),
+    Postgres {
+        pool: PgPool,
+        /// Messages, stored in batches (see `appends`).
+        appends: Arc<Appends>,
+    },
 }
 
 impl Bus {
@@ -135,8 +140,11 @@ impl Bus {
             }
             Db::Postgres(pool) => {
                 tokio::spawn(listen(pool.clone(), db.clone(), handler, shutdown.clone()));
-                tokio::spawn(prune_payloads(db.clone(), shutdown));
-                Self::Postgres(pool.clone())
+                tokio::spawn(prune_payloads(db.clone(), shutdown.clone()));
+                Self::Postgres {
+                    pool: pool.clone(),
+                    appends: Appends::start(db.clone(), shutdown),
+                }
             }
         }
     }
@@ -161,14 +169,13 @@ impl Bus {
                 }))
                 .await?;
             }
-            Self::Postgres(_) => {
+            Self::Postgres { .. } => {
+                let mut events = events;
                 if !tx.changed_sessions().is_empty() {
                     let sessions = tx.changed_sessions().to_vec();
-                    notify_in(&mut tx, &Event::SessionsChanged { sessions }).await?;
+                    events.insert(0, Event::SessionsChanged { sessions });
                 }
-                for event in &events {
-                    notify_in(&mut tx, event).await?;
-                }
+                notify_all_in(&mut tx, &events).await?;
                 tx.commit().await?;
                 if let Some(on_commit) = on_commit {
                     on_commit();
@@ -188,26 +195,27 @@ impl Bus {
         message: &NewMessage<'_>,
         events: impl FnOnce(&Inserted) -> Vec<Event> + Send + 'static,
     ) -> Result<Inserted, StoreError> {
-        if let (Self::Local(sender), Db::Sqlite(sqlite)) = (self, db) {
-            let sender = sender.clone();
-            let publish = move |inserted: &Inserted| {
-                let events = events(inserted);
-                Some(Box::new(move || send_local(&sender, events)) as AfterCommit)
-            };
-            return sqlite.append(message.to_append(), Box::new(publish)).await;
+        match (self, db) {
+            (Self::Local(sender), Db::Sqlite(sqlite)) => {
+                let sender = sender.clone();
+                let publish = move |inserted: &Inserted| {
+                    let events = events(inserted);
+                    Some(Box::new(move || send_local(&sender, events)) as AfterCommit)
+                };
+                sqlite.append(message.to_append(), Box::new(publish)).await
+            }
+            (Self::Postgres { appends, .. }, _) => {
+                appends.append(message.to_append(), Box::new(events)).await
+            }
+            (Self::Local(_), Db::Postgres(_)) => unreachable!("the bus is chosen by the database"),
         }
-        let mut tx = db.begin_one().await?;
-        let inserted = store::messages::insert(&mut tx, message).await?;
-        let events = events(&inserted);
-        self.commit(tx, events, None).await?;
-        Ok(inserted)
     }
 
     /// Publishes events that report no stored change (typing indicators).
     pub async fn publish(&self, events: Vec<Event>) -> Result<(), StoreError> {
         match self {
             Self::Local(sender) => send_local(sender, events),
-            Self::Postgres(pool) => {
+            Self::Postgres { pool, .. } => {
                 for event in &events {
                     let payload = serde_json::to_string(event).unwrap_or_default();
                     // Ephemeral events that do not fit are dropped rather than stored.
@@ -234,18 +242,28 @@ fn send_local(sender: &mpsc::UnboundedSender<Event>, events: Vec<Event>) {
     }
 }
 
-async fn notify_in(tx: &mut Tx, event: &Event) -> Result<(), StoreError> {
-    let mut payload = serde_json::to_string(event).unwrap_or_default();
-    if payload.len() > MAX_NOTIFY_BYTES {
-        let id = store::bus_payloads::insert(tx, &payload, Utc::now()).await?;
-        payload = serde_json::to_string(&Notice::Ref { r: id }).unwrap_or_default();
+/// Sends `events` with `pg_notify` inside `tx`, in order, in one statement; a payload too large
+/// for NOTIFY goes to `bus_payloads` first and is announced by id.
+pub(super) async fn notify_all_in(tx: &mut Tx, events: &[Event]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut payloads = Vec::with_capacity(events.len());
+    for event in events {
+        let mut payload = serde_json::to_string(event).unwrap_or_default();
+        if payload.len() > MAX_NOTIFY_BYTES {
+            let id = store::bus_payloads::insert(tx, &payload, Utc::now()).await?;
+            payload = serde_json::to_string(&Notice::Ref { r: id }).unwrap_or_default();
+        }
+        payloads.push(payload);
     }
     let TxConn::Postgres(tx) = &mut tx.conn else {
         return Ok(());
     };
-    sqlx::query("SELECT pg_notify($1, $2)")
+    // unnest yields the array in order, and each row's pg_notify runs as it is produced.
+    sqlx::query("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload")
         .bind(CHANNEL)
-        .bind(payload)
+        .bind(payloads)
         .execute(&mut **tx)
         .await?;
     Ok(())

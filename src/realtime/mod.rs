@@ -3,6 +3,7 @@
 //! cases in `chat/` to every node, where the core's [`EventHandler`] hands them to the hub.
 //! Sockets never talk to each other directly; nothing here reads the database for delivery.
 
+pub mod appends;
 pub mod bus;
 pub mod hub;
 pub mod outbox;

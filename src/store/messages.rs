@@ -110,26 +110,55 @@ impl NewMessage<'_> {
     }
 }
 
-/// SQLite: inserts the rows of a JSON array, in order, skipping repeats as [`insert`] does.
-const INSERT_ROWS: &str = "INSERT INTO messages (session_id, sender_type, sender_admin_id, content, client_msg_id, created_at, provider_data) \
+/// Inserts the rows of a JSON array of [`Append`]s, in order, skipping repeats as [`insert`]
+/// does; one statement per dialect.
+const INSERT_ROWS_SQLITE: &str = "INSERT INTO messages (session_id, sender_type, sender_admin_id, content, client_msg_id, created_at, provider_data) \
     SELECT value ->> 's', value ->> 't', value ->> 'a', value ->> 'c', value ->> 'm', value ->> 'd', value ->> 'p' \
     FROM json_each($1) WHERE true ORDER BY key \
     ON CONFLICT (session_id, client_msg_id) DO NOTHING \
     RETURNING id, sender_type, content, created_at, session_id, client_msg_id";
+const INSERT_ROWS_POSTGRES: &str = "INSERT INTO messages (session_id, sender_type, sender_admin_id, content, client_msg_id, created_at, provider_data) \
+    SELECT (v ->> 's')::bigint, v ->> 't', (v ->> 'a')::bigint, v ->> 'c', v ->> 'm', (v ->> 'd')::timestamptz, v ->> 'p' \
+    FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS e(v, n) ORDER BY n \
+    ON CONFLICT (session_id, client_msg_id) DO NOTHING \
+    RETURNING id, sender_type, content, created_at, session_id, client_msg_id";
 
-/// Stores `messages` on SQLite's writing connection in one statement, inside its open
-/// transaction; for each, the message stored or the one stored before with its `client_msg_id`.
-pub(super) async fn insert_all(
-    conn: &mut sqlx::SqliteConnection,
+/// A row [`INSERT_ROWS_SQLITE`] / [`INSERT_ROWS_POSTGRES`] returns.
+#[derive(sqlx::FromRow)]
+pub(super) struct Stored {
+    #[sqlx(flatten)]
+    record: MessageRecord,
+    session_id: SessionKey,
+    client_msg_id: Option<String>,
+}
+
+/// Stores `messages` in one statement, in order, inside `tx`; for each, the message stored or
+/// the one stored before with its `client_msg_id` (before, or earlier in `messages`).
+pub async fn insert_all(tx: &mut Tx, messages: &[Append]) -> Result<Vec<Inserted>, StoreError> {
+    Ok(with_tx!(tx, conn => insert_all_on(conn, messages).await)?)
+}
+
+/// [`insert_all`] on a connection: SQLite's writer has its own.
+pub(super) async fn insert_all_on<C, DB>(
+    conn: &mut C,
     messages: &[Append],
-) -> Result<Vec<Inserted>, sqlx::Error> {
-    #[derive(sqlx::FromRow)]
-    struct Stored {
-        #[sqlx(flatten)]
-        record: MessageRecord,
-        session_id: SessionKey,
-        client_msg_id: Option<String>,
-    }
+) -> Result<Vec<Inserted>, sqlx::Error>
+where
+    C: Send,
+    DB: sqlx::Database,
+    for<'c> &'c mut C: sqlx::Executor<'c, Database = DB>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    SessionKey: for<'q> sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Stored: for<'r> sqlx::FromRow<'r, DB::Row>,
+    MessageRecord: for<'r> sqlx::FromRow<'r, DB::Row>,
+    for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+{
+    let sql = if DB::NAME == <sqlx::Sqlite as sqlx::Database>::NAME {
+        INSERT_ROWS_SQLITE
+    } else {
+        INSERT_ROWS_POSTGRES
+    };
     let mut rows =
         String::with_capacity(messages.iter().map(|m| m.row.len() + 1).sum::<usize>() + 2);
     rows.push('[');
@@ -140,10 +169,7 @@ pub(super) async fn insert_all(
         rows.push_str(&message.row);
     }
     rows.push(']');
-    let mut stored = sqlx::query_as::<_, Stored>(INSERT_ROWS)
-        .bind(rows)
-        .fetch_all(&mut *conn)
-        .await?;
+    let mut stored: Vec<Stored> = sqlx::query_as(sql).bind(rows).fetch_all(&mut *conn).await?;
     // Ids grow in insertion order, which is the array's: the stored rows, in id order, are the
     // messages that were not repeats, in order.
     stored.sort_by_key(|s| s.record.id);
@@ -155,9 +181,8 @@ pub(super) async fn insert_all(
         });
         inserted.push(match new {
             Some(s) => Inserted::New(s.record),
-            // A repeat (of a message stored before, or earlier in this batch).
             None => Inserted::Repeat(
-                sqlx::query_as::<_, MessageRecord>(sqlx::AssertSqlSafe(format!(
+                sqlx::query_as(sqlx::AssertSqlSafe(format!(
                     "SELECT {COLUMNS} FROM messages WHERE session_id = $1 AND client_msg_id = $2"
                 )))
                 .bind(message.session)

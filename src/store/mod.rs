@@ -281,17 +281,6 @@ impl Db {
         }))
     }
 
-    /// Starts a write transaction that makes one change: one writing statement, with any
-    /// reads around it. On SQLite it needs no savepoint (see [`Writer::begin_statement`]):
-    /// two fewer round trips to the writer. Dropped uncommitted, the change is kept, as a
-    /// statement in autocommit would be (on PostgreSQL it is rolled back).
-    pub async fn begin_one(&self) -> Result<Tx, StoreError> {
-        Ok(Tx::new(match self {
-            Self::Sqlite(sqlite) => TxConn::Sqlite(sqlite.write_statement().await?),
-            Self::Postgres(pool) => TxConn::Postgres(pool.begin().await?),
-        }))
-    }
-
     /// Opens `url` (`sqlite:` or `postgres://`). SQLite files are created when missing and
     /// run in WAL mode with a busy timeout and foreign keys on: one writing connection (see
     /// [`writer`]) syncing as `sync` says, and a pool of read-only ones.

@@ -288,7 +288,7 @@ impl State {
                 .await?;
             self.open = true;
         }
-        messages::insert_all(&mut self.conn, messages).await
+        messages::insert_all_on(&mut self.conn, messages).await
     }
 
     /// Rolls the batch back: every write waiting for it fails with `outcome`.
