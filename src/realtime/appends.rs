@@ -5,12 +5,13 @@
 //! transaction — one INSERT, one statement for all the events, one COMMIT — then tells each
 //! sender, and takes the next batch (what queued meanwhile).
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
-use tokio::sync::{Notify, oneshot};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::bus::{Event, notify_all_in};
+use crate::store::batch::{Batch, Reply};
 use crate::store::messages::{Append, Inserted};
 use crate::store::{self, Db, StoreError};
 
@@ -22,14 +23,8 @@ pub type MessageEvents = Box<dyn FnOnce(&Inserted) -> Vec<Event> + Send>;
 
 /// The node's queue of messages waiting to be stored.
 pub struct Appends {
-    queue: Mutex<Vec<Queued>>,
+    queue: Batch<(Append, MessageEvents), Inserted>,
     wake: Notify,
-}
-
-struct Queued {
-    message: Append,
-    events: MessageEvents,
-    done: oneshot::Sender<Result<Inserted, String>>,
 }
 
 impl Appends {
@@ -37,7 +32,7 @@ impl Appends {
     /// then ends.
     pub fn start(db: Db, shutdown: CancellationToken) -> Arc<Self> {
         let appends = Arc::new(Self {
-            queue: Mutex::default(),
+            queue: Batch::default(),
             wake: Notify::new(),
         });
         tokio::spawn(run(Arc::clone(&appends), db, shutdown));
@@ -51,36 +46,11 @@ impl Appends {
         message: Append,
         events: MessageEvents,
     ) -> Result<Inserted, StoreError> {
-        let (done, outcome) = oneshot::channel();
-        let first = {
-            let mut queue = self.lock();
-            queue.push(Queued {
-                message,
-                events,
-                done,
-            });
-            queue.len() == 1
-        };
+        let (outcome, first) = self.queue.push((message, events));
         if first {
             self.wake.notify_one();
         }
-        match outcome.await {
-            Ok(Ok(inserted)) => Ok(inserted),
-            Ok(Err(message)) => Err(StoreError::Unavailable(sqlx::Error::Io(
-                std::io::Error::other(message),
-            ))),
-            Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolClosed)),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Vec<Queued>> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn take(&self) -> Vec<Queued> {
-        let mut queue = self.lock();
-        let take = queue.len().min(MAX_BATCH);
-        queue.drain(..take).collect()
+        outcome.wait().await
     }
 }
 
@@ -91,7 +61,7 @@ async fn run(appends: Arc<Appends>, db: Db, shutdown: CancellationToken) {
             () = shutdown.cancelled() => true,
         };
         loop {
-            let queued = appends.take();
+            let queued = appends.queue.take(MAX_BATCH);
             if queued.is_empty() {
                 break;
             }
@@ -104,10 +74,10 @@ async fn run(appends: Arc<Appends>, db: Db, shutdown: CancellationToken) {
 }
 
 /// Stores one batch and its events in one transaction, and tells each sender the outcome.
-async fn store_batch(db: &Db, queued: Vec<Queued>) {
+async fn store_batch(db: &Db, queued: Vec<((Append, MessageEvents), Reply<Inserted>)>) {
     let (messages, waiters): (Vec<Append>, Vec<_>) = queued
         .into_iter()
-        .map(|q| (q.message, (q.events, q.done)))
+        .map(|((message, events), done)| (message, (events, done)))
         .unzip();
     let mut events = Vec::with_capacity(messages.len() * 2);
     let mut dones = Vec::with_capacity(messages.len());

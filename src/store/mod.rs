@@ -74,6 +74,7 @@ macro_rules! with_write {
 }
 
 pub mod admins;
+pub mod batch;
 pub mod bus_payloads;
 pub mod messages;
 pub mod rate_limits;

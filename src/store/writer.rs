@@ -20,13 +20,13 @@
 //! statement in autocommit, stays once executed.
 
 use std::ops::{Deref, DerefMut};
-use std::sync::Mutex as SyncMutex;
 use std::sync::{Arc, Weak};
 
 use sqlx::SqliteConnection;
-use tokio::sync::{Mutex, Notify, OwnedMutexGuard, oneshot};
+use tokio::sync::{Mutex, Notify, OwnedMutexGuard};
 
 use super::StoreError;
+use super::batch::{Batch, Outcome, Reply};
 use super::messages::{self, Append, Inserted};
 
 /// Most writes committed together; the batch commits sooner when nobody else is queued.
@@ -46,13 +46,7 @@ pub struct Writer {
 }
 
 /// Messages waiting to be stored, oldest first.
-type AppendQueue = SyncMutex<Vec<Queued>>;
-
-struct Queued {
-    message: Append,
-    events: AppendEvents,
-    done: oneshot::Sender<Result<Inserted, String>>,
-}
+type AppendQueue = Batch<(Append, AppendEvents), Inserted>;
 
 struct State {
     conn: SqliteConnection,
@@ -73,8 +67,8 @@ struct Waiting {
 
 /// Whom to tell the outcome of a batch.
 enum Done {
-    Write(oneshot::Sender<Result<(), String>>),
-    Append(oneshot::Sender<Result<Inserted, String>>, Inserted),
+    Write(Reply<()>),
+    Append(Reply<Inserted>, Inserted),
 }
 
 impl Done {
@@ -123,24 +117,11 @@ impl Writer {
         message: Append,
         events: AppendEvents,
     ) -> Result<Inserted, StoreError> {
-        let (done, outcome) = oneshot::channel();
-        let first = {
-            let mut appends = lock(&self.appends);
-            appends.push(Queued {
-                message,
-                events,
-                done,
-            });
-            appends.len() == 1
-        };
+        let (outcome, first) = self.appends.push((message, events));
         if first {
             self.wake_flusher.notify_one();
         }
-        match outcome.await {
-            Ok(Ok(inserted)) => Ok(inserted),
-            Ok(Err(message)) => Err(unavailable(message)),
-            Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolClosed)),
-        }
+        outcome.wait().await
     }
 
     /// Starts a write transaction: waits for the connection (writers take turns in arrival
@@ -248,17 +229,13 @@ impl State {
     /// back and fails: the statement may have stored some of them.
     async fn store_appends(&mut self, appends: &AppendQueue) {
         loop {
-            let queued: Vec<Queued> = {
-                let mut appends = lock(appends);
-                let take = appends.len().min(MAX_BATCH);
-                appends.drain(..take).collect()
-            };
+            let queued = appends.take(MAX_BATCH);
             if queued.is_empty() {
                 return;
             }
             let (messages, waiters): (Vec<Append>, Vec<_>) = queued
                 .into_iter()
-                .map(|q| (q.message, (q.events, q.done)))
+                .map(|((message, events), done)| (message, (events, done)))
                 .unzip();
             match self.insert_all(&messages).await {
                 Ok(inserted) => {
@@ -335,14 +312,6 @@ async fn flusher(state: Weak<Mutex<State>>, appends: Arc<AppendQueue>, wake: Arc
     }
 }
 
-fn lock(appends: &AppendQueue) -> std::sync::MutexGuard<'_, Vec<Queued>> {
-    appends.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn unavailable(message: String) -> StoreError {
-    StoreError::Unavailable(sqlx::Error::Io(std::io::Error::other(message)))
-}
-
 /// One write transaction on the writer: queries run on it as on a connection (it derefs to
 /// one); [`WriteTx::commit`] or drop (rollback) ends it.
 pub struct WriteTx {
@@ -375,7 +344,7 @@ impl WriteTx {
             self.wake_flusher.notify_one();
             return Err(err.into());
         }
-        let (done, outcome) = oneshot::channel();
+        let (done, outcome) = Outcome::channel();
         state.waiting.push(Waiting {
             done: Done::Write(done),
             after,
@@ -386,11 +355,7 @@ impl WriteTx {
             self.wake_flusher.notify_one();
         }
         drop(state);
-        match outcome.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(unavailable(message)),
-            Err(_) => Err(StoreError::Unavailable(sqlx::Error::PoolClosed)),
-        }
+        outcome.wait().await
     }
 }
 
@@ -431,7 +396,7 @@ mod tests {
 
     impl Writer {
         fn queued(&self) -> usize {
-            lock(&self.appends).len()
+            self.appends.waiting()
         }
     }
 
