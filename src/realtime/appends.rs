@@ -46,11 +46,7 @@ impl Appends {
         message: Append,
         events: MessageEvents,
     ) -> Result<Inserted, StoreError> {
-        let (outcome, first) = self.queue.push((message, events));
-        if first {
-            self.wake.notify_one();
-        }
-        outcome.wait().await
+        self.queue.submit((message, events), &self.wake).await
     }
 }
 

@@ -29,12 +29,21 @@ impl<T, R> Batch<T, R> {
         self.items.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues `item`; `true` with it when the queue was empty (whoever handles it must be woken).
-    pub fn push(&self, item: T) -> (Outcome<R>, bool) {
+    /// Queues `item`; `true` with it when the queue was empty.
+    fn push(&self, item: T) -> (Outcome<R>, bool) {
         let (reply, outcome) = Outcome::channel();
         let mut items = self.lock();
         items.push((item, reply));
         (outcome, items.len() == 1)
+    }
+
+    /// Queues `item`, wakes its handler if the queue was empty, and waits for the outcome.
+    pub async fn submit(&self, item: T, handler: &tokio::sync::Notify) -> Result<R, StoreError> {
+        let (outcome, first) = self.push(item);
+        if first {
+            handler.notify_one();
+        }
+        outcome.wait().await
     }
 
     /// The oldest `max` items.

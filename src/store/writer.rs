@@ -117,11 +117,9 @@ impl Writer {
         message: Append,
         events: AppendEvents,
     ) -> Result<Inserted, StoreError> {
-        let (outcome, first) = self.appends.push((message, events));
-        if first {
-            self.wake_flusher.notify_one();
-        }
-        outcome.wait().await
+        self.appends
+            .submit((message, events), &self.wake_flusher)
+            .await
     }
 
     /// Starts a write transaction: waits for the connection (writers take turns in arrival
