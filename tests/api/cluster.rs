@@ -148,6 +148,59 @@ async fn a_customer_on_one_node_and_an_agent_on_another_talk_both_ways() {
     assert_eq!(console.expect("message").await["content"], "Hi from node A");
 }
 
+/// Each node keeps copies of the sessions it reads. A claim on another node reaches node A's copy
+/// with its events, so node A routes the customer's next message to the holder alone, not to
+/// every agent as it did while the session was queued.
+#[tokio::test]
+async fn a_claim_on_another_node_routes_the_next_message_to_the_holder_only() {
+    if !needs_postgres("a_claim_on_another_node_routes_the_next_message_to_the_holder_only") {
+        return;
+    }
+    let node_a = spawn_app().await;
+    let node_b = node_a.spawn_node().await;
+    let first = node_a.first_agent().await;
+    let second = node_a.register("second", Some(&first)).await;
+    let (mut holder, _) = node_b.admin_ws(&first.access).await;
+    let (mut other, _) = node_b.admin_ws(&second.access).await;
+    let id = node_a.create_session().await["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (mut customer, _) = node_a.client_ws(&id).await;
+    customer
+        .send_json(json!({"content": "I want to talk to a human"}))
+        .await;
+    customer.expect("handoff_requested").await;
+    // Queued: node A reads the session (and keeps it); every agent sees the message.
+    customer.send_json(json!({"content": "still there?"})).await;
+    assert_eq!(other.expect("message").await["content"], "still there?");
+
+    holder.claim(&id).await;
+    customer.expect("agent_connected").await;
+    customer
+        .send_json(json!({"content": "for my agent only"}))
+        .await;
+    assert_eq!(
+        holder.expect("message").await["content"],
+        "for my agent only"
+    );
+    // Anything sent to every agent after that message comes after it on `other`'s socket.
+    let later = node_a.create_session().await["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (mut later_customer, _) = node_a.client_ws(&later).await;
+    later_customer
+        .send_json(json!({"content": "I want to talk to a human"}))
+        .await;
+    let (queued, skipped) = other.expect_skipping("new_session_queued").await;
+    assert_eq!(queued["session_id"], later);
+    assert!(
+        skipped.iter().all(|f| f["content"] != "for my agent only"),
+        "another agent got the holder's message: {skipped:?}"
+    );
+}
+
 #[tokio::test]
 async fn queue_events_reach_agents_on_every_node() {
     if !needs_postgres("queue_events_reach_agents_on_every_node") {
