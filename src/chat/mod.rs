@@ -9,6 +9,7 @@
 //! frames, which the adapters carry.
 
 mod assistant;
+mod claim_turns;
 mod client_tokens;
 mod delivery;
 mod error;
@@ -58,6 +59,8 @@ struct Inner {
     client_tokens: client_tokens::ClientTokens,
     /// Sessions as last read, kept until they change.
     sessions: Arc<session_cache::SessionCache>,
+    /// One claim of a session at a time on this node.
+    claim_turns: Arc<claim_turns::ClaimTurns>,
     /// Agents' display names and usernames, which never change once an account exists: read
     /// once per agent, not once per claim (a race for a hand-off tells every loser who won).
     agent_names: std::sync::Mutex<std::collections::HashMap<AgentId, (String, String)>>,
@@ -96,6 +99,7 @@ impl Chat {
                 turns: AssistantTurns::default(),
                 tasks,
                 sessions,
+                claim_turns: Default::default(),
                 agent_names: Default::default(),
                 client_tokens: client_tokens::ClientTokens::new(
                     settings.secret_key.expose().as_bytes(),

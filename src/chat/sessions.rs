@@ -294,8 +294,16 @@ impl Chat {
         session_id: SessionId,
         agent: AgentId,
     ) -> Result<SessionRecord, Error> {
-        // Most losers of a race for a new hand-off are told here, from a read, without queueing
-        // for the writer; the conditional UPDATE below still decides between the rest.
+        // Losers of a race for a new hand-off are told from a read, without queueing for the
+        // writer; the conditional UPDATE below still decides between nodes.
+        let session = self
+            .session_allowing(session_id, |s| s.claim(agent).is_ok())
+            .await?;
+        if let Err(reason) = session.status().claim(agent) {
+            return Err(self.refusal(reason).await);
+        }
+        // The rest queue behind the first claimer on this node, then are told from its outcome.
+        let _turn = self.inner.claim_turns.turn(session_id).await;
         let session = self
             .session_allowing(session_id, |s| s.claim(agent).is_ok())
             .await?;
