@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    TEST_SECRET, TestApp, expect_json, knowledge_base, postgres_server, spawn_app,
+    Agent, TEST_SECRET, TestApp, expect_json, knowledge_base, postgres_server, spawn_app,
 };
 use crate::ws::WsClient;
 
@@ -21,6 +21,30 @@ fn needs_postgres(test: &str) -> bool {
         return false;
     }
     true
+}
+
+/// Two nodes on one database, and two agents: the first account and a second one.
+async fn two_nodes_two_agents() -> (TestApp, TestApp, Agent, Agent) {
+    let node_a = spawn_app().await;
+    let node_b = node_a.spawn_node().await;
+    let first = node_a.first_agent().await;
+    let second = node_a.register("second", Some(&first)).await;
+    (node_a, node_b, first, second)
+}
+
+/// A new session on `node` whose customer asked for a person (and was told so), with the
+/// customer's socket.
+async fn customer_asking_for_a_person(node: &TestApp) -> (String, WsClient) {
+    let id = node.create_session().await["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (mut customer, _) = node.client_ws(&id).await;
+    customer
+        .send_json(json!({"content": "I want to talk to a human"}))
+        .await;
+    customer.expect("handoff_requested").await;
+    (id, customer)
 }
 
 /// A claimed session with its customer and agent sockets.
@@ -120,16 +144,7 @@ async fn a_customer_on_one_node_and_an_agent_on_another_talk_both_ways() {
     let node_b = node_a.spawn_node().await;
     let agent = node_a.first_agent().await;
     let (mut console, _) = node_b.admin_ws(&agent.access).await;
-    let id = node_a.create_session().await["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (mut customer, _) = node_a.client_ws(&id).await;
-
-    customer
-        .send_json(json!({"content": "I want to talk to a human"}))
-        .await;
-    customer.expect("handoff_requested").await;
+    let (id, mut customer) = customer_asking_for_a_person(&node_a).await;
     assert_eq!(console.expect("new_session_queued").await["session_id"], id);
     assert_eq!(console.expect("queue_update").await["queue_size"], 1);
 
@@ -156,21 +171,10 @@ async fn a_claim_on_another_node_routes_the_next_message_to_the_holder_only() {
     if !needs_postgres("a_claim_on_another_node_routes_the_next_message_to_the_holder_only") {
         return;
     }
-    let node_a = spawn_app().await;
-    let node_b = node_a.spawn_node().await;
-    let first = node_a.first_agent().await;
-    let second = node_a.register("second", Some(&first)).await;
+    let (node_a, node_b, first, second) = two_nodes_two_agents().await;
     let (mut holder, _) = node_b.admin_ws(&first.access).await;
     let (mut other, _) = node_b.admin_ws(&second.access).await;
-    let id = node_a.create_session().await["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (mut customer, _) = node_a.client_ws(&id).await;
-    customer
-        .send_json(json!({"content": "I want to talk to a human"}))
-        .await;
-    customer.expect("handoff_requested").await;
+    let (id, mut customer) = customer_asking_for_a_person(&node_a).await;
     // Queued: node A reads the session (and keeps it); every agent sees the message.
     customer.send_json(json!({"content": "still there?"})).await;
     assert_eq!(other.expect("message").await["content"], "still there?");
@@ -185,14 +189,7 @@ async fn a_claim_on_another_node_routes_the_next_message_to_the_holder_only() {
         "for my agent only"
     );
     // Anything sent to every agent after that message comes after it on `other`'s socket.
-    let later = node_a.create_session().await["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let (mut later_customer, _) = node_a.client_ws(&later).await;
-    later_customer
-        .send_json(json!({"content": "I want to talk to a human"}))
-        .await;
+    let (later, _later_customer) = customer_asking_for_a_person(&node_a).await;
     let (queued, skipped) = other.expect_skipping("new_session_queued").await;
     assert_eq!(queued["session_id"], later);
     assert!(
@@ -206,10 +203,7 @@ async fn queue_events_reach_agents_on_every_node() {
     if !needs_postgres("queue_events_reach_agents_on_every_node") {
         return;
     }
-    let node_a = spawn_app().await;
-    let node_b = node_a.spawn_node().await;
-    let ada = node_a.first_agent().await;
-    let grace = node_a.register("grace", Some(&ada)).await;
+    let (node_a, node_b, ada, grace) = two_nodes_two_agents().await;
     let (mut on_a, _) = node_a.admin_ws(&ada.access).await;
     let (mut on_b, _) = node_b.admin_ws(&grace.access).await;
 
