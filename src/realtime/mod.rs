@@ -2,6 +2,8 @@
 //! ready frames into their bounded outbound queues; the [`Bus`] carries [`Event`]s from the use
 //! cases in `chat/` to every node, where the core's [`EventHandler`] hands them to the hub.
 //! Sockets never talk to each other directly; nothing here reads the database for delivery.
+//! On PostgreSQL the bus also stores messages in batches with their events (`appends`), since
+//! it is the commit that publishes them.
 
 pub mod appends;
 pub mod bus;
