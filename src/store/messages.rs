@@ -50,41 +50,15 @@ const COLUMNS: &str = "id, sender_type, content, created_at";
 /// Appends a message. With a `client_msg_id` already stored for this session, nothing is
 /// written and the earlier message is returned as [`Inserted::Repeat`].
 pub async fn insert(tx: &mut Tx, message: &NewMessage<'_>) -> Result<Inserted, StoreError> {
-    let insert = sqlx::AssertSqlSafe(format!(
-        "INSERT INTO messages (session_id, sender_type, sender_admin_id, content, client_msg_id, created_at, provider_data) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (session_id, client_msg_id) DO NOTHING RETURNING {COLUMNS}"
-    ));
-    let existing = sqlx::AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM messages WHERE session_id = $1 AND client_msg_id = $2"
-    ));
-    Ok(with_tx!(tx, conn => {
-        let inserted = sqlx::query_as::<_, MessageRecord>(insert)
-            .bind(message.session)
-            .bind(message.sender.as_str())
-            .bind(message.sender_admin_id)
-            .bind(message.content)
-            .bind(message.client_msg_id)
-            .bind(message.created_at)
-            .bind(message.provider_data)
-            .fetch_optional(&mut *conn)
-            .await?;
-        match inserted {
-            Some(record) => Inserted::New(record),
-            None => Inserted::Repeat(
-                sqlx::query_as::<_, MessageRecord>(existing)
-                    .bind(message.session)
-                    .bind(message.client_msg_id)
-                    .fetch_one(&mut *conn)
-                    .await?,
-            ),
-        }
-    }))
+    let mut inserted = insert_all(tx, &[message.to_append()]).await?;
+    Ok(inserted.pop().expect("one message in, one out"))
 }
 
-/// A message queued for SQLite's writer, which stores the messages waiting for it together, in
-/// one statement (see [`super::writer`]).
+/// A message ready for [`insert_all`], which stores several in one statement (SQLite's writer
+/// and PostgreSQL's batches queue them, see [`super::writer`]).
 pub struct Append {
-    /// The message as a JSON object, one element of [`INSERT_ROWS`]'s array.
+    /// The message as a JSON object, one element of the array [`INSERT_ROWS_SQLITE`] and
+    /// [`INSERT_ROWS_POSTGRES`] read.
     row: String,
     session: SessionKey,
     client_msg_id: Option<String>,
@@ -110,8 +84,8 @@ impl NewMessage<'_> {
     }
 }
 
-/// Inserts the rows of a JSON array of [`Append`]s, in order, skipping repeats as [`insert`]
-/// does; one statement per dialect.
+/// Inserts the rows of a JSON array of [`Append`]s, in order, skipping repeats (a `client_msg_id`
+/// already stored for the session); one statement per dialect.
 const INSERT_ROWS_SQLITE: &str = "INSERT INTO messages (session_id, sender_type, sender_admin_id, content, client_msg_id, created_at, provider_data) \
     SELECT value ->> 's', value ->> 't', value ->> 'a', value ->> 'c', value ->> 'm', value ->> 'd', value ->> 'p' \
     FROM json_each($1) WHERE true ORDER BY key \
