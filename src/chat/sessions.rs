@@ -287,6 +287,18 @@ impl Chat {
         self.hand_off(session_id, None, None).await.map(drop)
     }
 
+    /// The refusal for a claim by `agent` that the session's state rules out (see
+    /// [`Chat::session_allowing`]).
+    async fn claimable(&self, session_id: SessionId, agent: AgentId) -> Result<(), Error> {
+        let session = self
+            .session_allowing(session_id, |s| s.claim(agent).is_ok())
+            .await?;
+        match session.status().claim(agent) {
+            Ok(_) => Ok(()),
+            Err(reason) => Err(self.refusal(reason).await),
+        }
+    }
+
     /// `agent` takes the session, from the queue or from the assistant. Exactly one concurrent
     /// claimer wins; the others get a conflict, as does a claim of a closed session.
     pub async fn claim_session(
@@ -296,20 +308,10 @@ impl Chat {
     ) -> Result<SessionRecord, Error> {
         // Losers of a race for a new hand-off are told from a read, without queueing for the
         // writer; the conditional UPDATE below still decides between nodes.
-        let session = self
-            .session_allowing(session_id, |s| s.claim(agent).is_ok())
-            .await?;
-        if let Err(reason) = session.status().claim(agent) {
-            return Err(self.refusal(reason).await);
-        }
+        self.claimable(session_id, agent).await?;
         // The rest queue behind the first claimer on this node, then are told from its outcome.
         let _turn = self.inner.claim_turns.turn(session_id).await;
-        let session = self
-            .session_allowing(session_id, |s| s.claim(agent).is_ok())
-            .await?;
-        if let Err(reason) = session.status().claim(agent) {
-            return Err(self.refusal(reason).await);
-        }
+        self.claimable(session_id, agent).await?;
         let (agent_name, agent_username) = self.agent_names(agent).await?;
         let mut tx = self.inner.db.begin().await?;
         let Some(claimed) = store::sessions::claim(&mut tx, session_id, agent, Utc::now()).await?

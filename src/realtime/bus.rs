@@ -155,7 +155,7 @@ impl Bus {
     pub async fn commit(
         &self,
         mut tx: Tx,
-        events: Vec<Event>,
+        mut events: Vec<Event>,
         on_commit: Option<AfterCommit>,
     ) -> Result<(), StoreError> {
         match self {
@@ -170,7 +170,6 @@ impl Bus {
                 .await?;
             }
             Self::Postgres { .. } => {
-                let mut events = events;
                 if !tx.changed_sessions().is_empty() {
                     let sessions = tx.changed_sessions().to_vec();
                     events.insert(0, Event::SessionsChanged { sessions });
