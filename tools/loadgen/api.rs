@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use reqwest::{RequestBuilder, StatusCode};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 
@@ -118,15 +119,11 @@ impl Api {
 
     /// Opens a session for customer number `n`.
     pub async fn create_session(&self, n: u64) -> Result<NewSession> {
-        let response = self
+        let request = self
             .http
             .post(self.url("/api/sessions"))
-            .json(&client_info(n))
-            .send()
-            .await
-            .context("POST /api/sessions")?;
-        let body = expect_status(response, StatusCode::CREATED, "POST /api/sessions").await?;
-        serde_json::from_str(&body).with_context(|| format!("unexpected session: {body}"))
+            .json(&client_info(n));
+        fetch(request, StatusCode::CREATED, "POST /api/sessions").await
     }
 
     /// `GET /api/sessions/{id}/messages` (the first page, as a customer reads it).
@@ -146,17 +143,13 @@ impl Api {
         let mut messages: Vec<StoredMessage> = Vec::new();
         loop {
             let after = messages.last().map_or(0, |m| m.id);
-            let response = self
+            let request = self
                 .http
                 .get(self.url(&path))
                 .bearer_auth(&agent.token)
-                .query(&[("after", after), ("limit", HISTORY_PAGE as i64)])
-                .send()
-                .await
-                .with_context(|| format!("GET {path}"))?;
-            let body = expect_status(response, StatusCode::OK, &format!("GET {path}")).await?;
-            let page: Vec<StoredMessage> = serde_json::from_str(&body)
-                .with_context(|| format!("GET {path}: unexpected body"))?;
+                .query(&[("after", after), ("limit", HISTORY_PAGE as i64)]);
+            let page: Vec<StoredMessage> =
+                fetch(request, StatusCode::OK, &format!("GET {path}")).await?;
             let full = page.len() == HISTORY_PAGE;
             messages.extend(page);
             if !full {
@@ -168,15 +161,8 @@ impl Api {
     /// `GET /api/sessions/{id}`, read as `agent`.
     pub async fn session(&self, session_id: &str, agent: &Agent) -> Result<SessionView> {
         let path = format!("/api/sessions/{session_id}");
-        let response = self
-            .http
-            .get(self.url(&path))
-            .bearer_auth(&agent.token)
-            .send()
-            .await
-            .with_context(|| format!("GET {path}"))?;
-        let body = expect_status(response, StatusCode::OK, &format!("GET {path}")).await?;
-        serde_json::from_str(&body).with_context(|| format!("GET {path}: unexpected body"))
+        let request = self.http.get(self.url(&path)).bearer_auth(&agent.token);
+        fetch(request, StatusCode::OK, &format!("GET {path}")).await
     }
 
     /// The session ids waiting in the human queue (`GET /api/admin/queue`).
@@ -185,30 +171,19 @@ impl Api {
         struct Queued {
             session_id: String,
         }
-        let response = self
+        let request = self
             .http
             .get(self.url("/api/admin/queue"))
-            .bearer_auth(&agent.token)
-            .send()
-            .await
-            .context("GET /api/admin/queue")?;
-        let body = expect_status(response, StatusCode::OK, "GET /api/admin/queue").await?;
-        let queue: Vec<Queued> =
-            serde_json::from_str(&body).context("GET /api/admin/queue: unexpected body")?;
+            .bearer_auth(&agent.token);
+        let queue: Vec<Queued> = fetch(request, StatusCode::OK, "GET /api/admin/queue").await?;
         Ok(queue.into_iter().map(|q| q.session_id).collect())
     }
 
     /// `agent` claims the session over REST.
     pub async fn claim(&self, session_id: &str, agent: &Agent) -> Result<()> {
         let path = format!("/api/admin/sessions/{session_id}/claim");
-        let response = self
-            .http
-            .post(self.url(&path))
-            .bearer_auth(&agent.token)
-            .send()
-            .await
-            .with_context(|| format!("POST {path}"))?;
-        expect_status(response, StatusCode::OK, &format!("POST {path}")).await?;
+        let request = self.http.post(self.url(&path)).bearer_auth(&agent.token);
+        send(request, StatusCode::OK, &format!("POST {path}")).await?;
         Ok(())
     }
 
@@ -250,19 +225,12 @@ impl Api {
         if let Some(by) = by {
             request = request.bearer_auth(&by.token);
         }
-        let response = request.send().await.context("POST /api/auth/register")?;
-        let body = expect_status(response, StatusCode::CREATED, "POST /api/auth/register").await?;
-        let tokens: Tokens =
-            serde_json::from_str(&body).context("POST /api/auth/register: unexpected body")?;
-        let response = self
+        let tokens: Tokens = fetch(request, StatusCode::CREATED, "POST /api/auth/register").await?;
+        let request = self
             .http
             .get(self.url("/api/admin/me"))
-            .bearer_auth(&tokens.access_token)
-            .send()
-            .await
-            .context("GET /api/admin/me")?;
-        let body = expect_status(response, StatusCode::OK, "GET /api/admin/me").await?;
-        let me: Me = serde_json::from_str(&body).context("GET /api/admin/me: unexpected body")?;
+            .bearer_auth(&tokens.access_token);
+        let me: Me = fetch(request, StatusCode::OK, "GET /api/admin/me").await?;
         Ok(Agent {
             id: me.id,
             username: username.to_owned(),
@@ -280,12 +248,20 @@ pub fn client_info(n: u64) -> Value {
     }})
 }
 
-/// The body of a response that must have `expected` status; otherwise an error quoting it.
-pub async fn expect_status(
-    response: reqwest::Response,
+/// Sends `request` (`what` names it in errors) and reads the JSON body of its `expected` answer.
+async fn fetch<T: DeserializeOwned>(
+    request: RequestBuilder,
     expected: StatusCode,
     what: &str,
-) -> Result<String> {
+) -> Result<T> {
+    let body = send(request, expected, what).await?;
+    serde_json::from_str(&body).with_context(|| format!("{what}: unexpected body: {body}"))
+}
+
+/// Sends `request` (`what` names it in errors) and reads the body of its answer, which must
+/// have `expected` status; otherwise an error quoting it.
+async fn send(request: RequestBuilder, expected: StatusCode, what: &str) -> Result<String> {
+    let response = request.send().await.with_context(|| what.to_owned())?;
     let status = response.status();
     let body = response
         .text()
